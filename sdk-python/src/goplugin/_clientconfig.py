@@ -1,0 +1,133 @@
+"""Flavour-independent parts of the host side: options, plugin sets, environment, names.
+
+Both ``PluginClient`` flavours normalise their arguments here, so the sync and asyncio twins
+cannot disagree on defaults or validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from ._handshake import HandshakeConfig, Protocol, host_environment
+
+__all__ = ["ClientConfig", "MAX_MESSAGE_SIZE", "make_config"]
+
+#: Go hosts dial with MaxCallRecvMsgSize/MaxCallSendMsgSize = math.MaxInt32.
+MAX_MESSAGE_SIZE = 2**31 - 1
+
+PluginSet = Mapping[str, Any]
+
+
+@dataclass
+class ClientConfig:
+    cmd: list[str] | None
+    handshake: HandshakeConfig
+    plugin_sets: dict[int, PluginSet]
+    start_timeout: float
+    kill_timeout: float
+    env: Mapping[str, str] | None
+    skip_host_env: bool
+    cwd: str | os.PathLike[str] | None
+    logger: logging.Logger
+    stderr: IO[str] | None
+    sync_stdout: IO[bytes] | None
+    sync_stderr: IO[bytes] | None
+    allowed_protocols: tuple[Protocol, ...]
+    grpc_options: list[tuple[str, Any]] = field(default_factory=list)
+    min_port: int = 10000
+    max_port: int = 25000
+
+    def environment(self, *, unix_socket_dir: str | None) -> dict[str, str]:
+        base: dict[str, str] = {} if self.skip_host_env else dict(os.environ)
+        if self.env:
+            base.update(self.env)
+        return host_environment(
+            self.handshake,
+            self.plugin_sets,
+            base=base,
+            min_port=self.min_port,
+            max_port=self.max_port,
+            unix_socket_dir=unix_socket_dir,
+        )
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_send_message_length", MAX_MESSAGE_SIZE),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
+            # One private connection per plugin: never share subchannels between clients.
+            ("grpc.use_local_subchannel_pool", 1),
+        ]
+        options.extend(self.grpc_options)
+        return options
+
+
+def _normalise_cmd(cmd: Sequence[str] | str | os.PathLike[str] | None) -> list[str] | None:
+    if cmd is None:
+        return None
+    if isinstance(cmd, str):
+        # A string is a program path when it names a file, else a command line.
+        return [cmd] if os.path.exists(cmd) else shlex.split(cmd)
+    if isinstance(cmd, os.PathLike):
+        return [os.fspath(cmd)]
+    cmd = [os.fspath(part) for part in cmd]
+    if not cmd:
+        raise ValueError("the plugin command is empty")
+    return cmd
+
+
+def make_config(
+    cmd: Sequence[str] | str | os.PathLike[str] | None,
+    *,
+    handshake: HandshakeConfig,
+    plugins: PluginSet | None,
+    versioned_plugins: Mapping[int, PluginSet] | None,
+    start_timeout: float,
+    kill_timeout: float,
+    env: Mapping[str, str] | None,
+    skip_host_env: bool,
+    cwd: str | os.PathLike[str] | None,
+    logger: logging.Logger | None,
+    stderr: IO[str] | None,
+    sync_stdout: IO[bytes] | None,
+    sync_stderr: IO[bytes] | None,
+    allowed_protocols: Iterable[Protocol | str],
+    grpc_options: Iterable[tuple[str, Any]],
+    min_port: int,
+    max_port: int,
+) -> ClientConfig:
+    """Validate and normalise ``PluginClient``'s arguments (go-plugin's ClientConfig rules)."""
+    argv = _normalise_cmd(cmd)
+    sets: dict[int, PluginSet] = {int(v): s for v, s in (versioned_plugins or {}).items()}
+    if plugins is not None:
+        sets[handshake.protocol_version] = plugins
+    if not sets:
+        # A host that only wants the raw channel still offers its protocol version.
+        sets[handshake.protocol_version] = {}
+    if min_port > max_port:
+        raise ValueError(f"min_port ({min_port}) must not exceed max_port ({max_port})")
+    if logger is None:
+        name = os.path.basename(argv[0]) if argv else "reattached"
+        logger = logging.getLogger(f"goplugin.plugin.{name}")
+    return ClientConfig(
+        cmd=argv,
+        handshake=handshake,
+        plugin_sets=sets,
+        start_timeout=start_timeout,
+        kill_timeout=kill_timeout,
+        env=env,
+        skip_host_env=skip_host_env,
+        cwd=cwd,
+        logger=logger,
+        stderr=stderr,
+        sync_stdout=sync_stdout,
+        sync_stderr=sync_stderr,
+        allowed_protocols=tuple(Protocol(p) for p in allowed_protocols),
+        grpc_options=list(grpc_options),
+        min_port=min_port,
+        max_port=max_port,
+    )

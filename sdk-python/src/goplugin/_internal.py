@@ -1,0 +1,48 @@
+"""Names and message classes of go-plugin's internal services, shared by host and plugin sides.
+
+The host calls these on every plugin (Shutdown on kill, StreamStdio and StartStream on
+connect, Health on ping); the plugin serves them. Message classes come from the generated
+``_proto`` modules, except health, which is grpcio-health-checking's own so that a plugin
+author who also imports ``grpc_health`` gets no descriptor-pool clash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._proto import grpc_broker_pb2, grpc_controller_pb2, grpc_stdio_pb2
+
+if TYPE_CHECKING:
+    from grpc_health.v1 import health_pb2
+
+__all__ = [
+    "BROKER_START_STREAM",
+    "CONTROLLER_SHUTDOWN",
+    "HEALTH_CHECK",
+    "HEALTH_SERVICE_NAME",
+    "STDIO_STREAM",
+    "ConnInfo",
+    "Empty",
+    "StdioData",
+    "health_messages",
+]
+
+# go-plugin registers its plugin health under this service name; Ping() checks it.
+HEALTH_SERVICE_NAME = "plugin"
+
+BROKER_START_STREAM = "/plugin.GRPCBroker/StartStream"
+CONTROLLER_SHUTDOWN = "/plugin.GRPCController/Shutdown"
+STDIO_STREAM = "/plugin.GRPCStdio/StreamStdio"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
+
+ConnInfo = grpc_broker_pb2.ConnInfo
+Empty = grpc_controller_pb2.Empty
+StdioData = grpc_stdio_pb2.StdioData
+
+
+def health_messages() -> type[health_pb2.HealthCheckRequest]:
+    """Imported on first use: most hosts never ping and a plugin rarely gets pinged early."""
+    from grpc_health.v1 import health_pb2
+
+    return health_pb2.HealthCheckRequest

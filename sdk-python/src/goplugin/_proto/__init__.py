@@ -1,0 +1,1 @@
+"""Generated code of go-plugin's internal protos (proto/goplugin/internal). Do not edit."""

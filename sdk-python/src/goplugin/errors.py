@@ -1,0 +1,118 @@
+"""Typed errors: every way a plugin can fail has its own class, all under :class:`PluginError`.
+
+A host catches ``PluginError`` to survive anything a plugin does; the subclasses say what
+happened and carry what is needed to act on it (exit code, the tail of the plugin's stderr).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ChecksumError",
+    "HandshakeError",
+    "IncompatibleVersionError",
+    "PluginError",
+    "PluginExitedError",
+    "ProtocolError",
+    "StartTimeoutError",
+    "UnsupportedProtocolError",
+]
+
+
+def _with_stderr(message: str, stderr_tail: Sequence[str]) -> str:
+    if not stderr_tail:
+        return message
+    return message + "\n--- plugin stderr (last lines) ---\n" + "\n".join(stderr_tail)
+
+
+class PluginError(Exception):
+    """Base class of every error raised by goplugin.
+
+    ``stderr_tail`` holds the last lines the plugin wrote to stderr when the error was raised
+    (empty when there is no process or nothing was written); ``str()`` includes them, because
+    the reason a plugin failed is usually there.
+    """
+
+    stderr_tail: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return _with_stderr(super().__str__(), self.stderr_tail)
+
+
+class HandshakeError(PluginError):
+    """The plugin's first stdout line was not a go-plugin handshake we can use."""
+
+    def __init__(self, message: str, *, line: str | None = None, stderr_tail: Sequence[str] = ()):
+        self.line = line
+        self.stderr_tail = tuple(stderr_tail)
+        super().__init__(message)
+
+
+class IncompatibleVersionError(HandshakeError):
+    """Host and plugin share no protocol version (core or app)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plugin_version: int | None = None,
+        host_versions: Sequence[int] = (),
+        line: str | None = None,
+        stderr_tail: Sequence[str] = (),
+    ):
+        self.plugin_version = plugin_version
+        self.host_versions = tuple(host_versions)
+        super().__init__(message, line=line, stderr_tail=stderr_tail)
+
+
+class UnsupportedProtocolError(HandshakeError):
+    """The plugin speaks a protocol (``grpc``/``netrpc``) the host did not allow."""
+
+
+class StartTimeoutError(PluginError):
+    """No handshake line arrived within the start timeout; the plugin was killed."""
+
+    def __init__(self, timeout: float, *, stderr_tail: Sequence[str] = ()):
+        self.timeout = timeout
+        self.stderr_tail = tuple(stderr_tail)
+        super().__init__(f"timeout while waiting for plugin to start ({timeout:g} s)")
+
+
+class PluginExitedError(PluginError):
+    """The plugin process is gone: before the handshake, or in the middle of a call.
+
+    ``returncode`` follows :mod:`subprocess`: negative for death by signal (``-9`` = SIGKILL).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        returncode: int | None,
+        stderr_tail: Sequence[str] = (),
+    ):
+        self.returncode = returncode
+        self.stderr_tail = tuple(stderr_tail)
+        status = "unknown status" if returncode is None else _describe_returncode(returncode)
+        super().__init__(f"{message} ({status})")
+
+
+class ChecksumError(PluginError):
+    """The plugin binary does not match the checksum the host was told to expect."""
+
+
+class ProtocolError(PluginError):
+    """The peer broke the wire protocol (a malformed frame, an unexpected message)."""
+
+
+def _describe_returncode(returncode: int) -> str:
+    if returncode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exit status {returncode}"
