@@ -23,7 +23,14 @@ TEST_DEPS = [
     "psutil",
     GRPC_TOOLS,
 ]
-LINT_DEPS = ["ruff==0.17.5", "mypy==2.4.1", "types-protobuf", "types-grpcio", "pytest", "hypothesis"]
+LINT_DEPS = [
+    "ruff==0.17.5",
+    "mypy==2.4.1",
+    "types-protobuf",
+    "types-grpcio",
+    "pytest",
+    "hypothesis",
+]
 
 
 def _install_sdk(session: nox.Session) -> None:
@@ -55,7 +62,13 @@ def codegen(session: nox.Session) -> None:
     """Regenerate every generated file from proto/ and from the asyncio sources."""
     _install_sdk(session)
     session.install(GRPC_TOOLS)
-    session.run("python", "-m", "goplugin.codegen.internal", str(ROOT / "proto"), str(SDK / "src" / "goplugin" / "_proto"))
+    session.run(
+        "python",
+        "-m",
+        "goplugin.codegen.internal",
+        str(ROOT / "proto"),
+        str(SDK / "src" / "goplugin" / "_proto"),
+    )
     session.run("python", str(SDK / "scripts" / "unasync.py"))
 
 

@@ -23,9 +23,22 @@ from ._serveconfig import ServeConfig, apply_socket_group, private_socket_path
 from ._stdio import StdioBuffer, redirect_stdio
 from ._watchdog import watch_host
 
-__all__ = ["PluginRuntime"]
+__all__ = ["PluginRuntime", "configure_logging"]
 
 _log = logging.getLogger("goplugin.server")
+
+
+def configure_logging(level: int) -> None:
+    """Route stdlib logging to the host as hclog JSON on the real stderr.
+
+    Done before anything else in ``serve()``, so that even a failed version negotiation
+    reaches the host's log at the right level.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(HclogJSONFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 class PluginRuntime:
@@ -40,16 +53,6 @@ class PluginRuntime:
         self._socket_dir: str | None = None
         self._restore_stdio: Callable[[], None] | None = None
         self._stop_watch: threading.Event | None = None
-        self._log_handler: logging.Handler | None = None
-
-    def configure_logging(self, level: int) -> None:
-        """Route stdlib logging to the host as hclog JSON on the real stderr."""
-        handler = logging.StreamHandler(self.real_stderr)
-        handler.setFormatter(HclogJSONFormatter())
-        root = logging.getLogger()
-        root.addHandler(handler)
-        root.setLevel(level)
-        self._log_handler = handler
 
     def bind_candidates(self) -> Iterator[tuple[str, str, str]]:
         """(grpc bind target, network, address) to try in order, like server.go's listeners."""
@@ -80,8 +83,11 @@ class PluginRuntime:
             elif self.config.socket_group:
                 apply_socket_group(address, self.config.socket_group)
             return network, address
-        raise OSError("couldn't bind plugin TCP listener" if self.config.network == "tcp" else
-                      "couldn't bind plugin unix socket")
+        raise OSError(
+            "couldn't bind plugin TCP listener"
+            if self.config.network == "tcp"
+            else "couldn't bind plugin unix socket"
+        )
 
     def announce(self, handshake: Handshake) -> None:
         """Print the handshake line, then hand stdout/stderr over to GRPCStdio."""
@@ -89,10 +95,23 @@ class PluginRuntime:
         self.real_stdout.flush()
         self._restore_stdio = redirect_stdio(self.stdio, self.real_stderr)
 
-    def handshake(self, network: str, address: str, *, server_cert: bytes | None = None,
-                  multiplex: bool | None = None) -> Handshake:
-        return Handshake(CORE_PROTOCOL_VERSION, self.config.version, network, address,
-                         self.config.protocol, server_cert, multiplex)
+    def handshake(
+        self,
+        network: str,
+        address: str,
+        *,
+        server_cert: bytes | None = None,
+        multiplex: bool | None = None,
+    ) -> Handshake:
+        return Handshake(
+            CORE_PROTOCOL_VERSION,
+            self.config.version,
+            network,
+            address,
+            self.config.protocol,
+            server_cert,
+            multiplex,
+        )
 
     def install_stop_triggers(self, stop: Callable[[], None]) -> None:
         """Stop on SIGTERM and when the host dies; ignore SIGINT like Go plugins do."""
@@ -119,8 +138,8 @@ class PluginRuntime:
                 os.unlink(self.socket_path)
             except OSError:
                 pass
-        if self._log_handler is not None:
-            self._log_handler.flush()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
 
 
 def _fileno(stream: IO[str]) -> int:

@@ -86,7 +86,6 @@ def make_serve_config(
     environ: Mapping[str, str] | None = None,
 ) -> ServeConfig:
     env = os.environ if environ is None else environ
-    check_magic_cookie(handshake, env)
     sets: dict[int, Mapping[str, Any]] = dict(versioned_plugins or {})
     if plugins is not None:
         sets[handshake.protocol_version] = plugins

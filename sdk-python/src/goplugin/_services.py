@@ -36,7 +36,7 @@ def health_response(request: bytes) -> bytes:
         if service in ("", HEALTH_SERVICE_NAME)
         else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
     )
-    return health_pb2.HealthCheckResponse(status=status).SerializeToString()
+    return bytes(health_pb2.HealthCheckResponse(status=status).SerializeToString())
 
 
 class ServiceRecorder:
@@ -58,7 +58,7 @@ class ServiceRecorder:
         self._server.add_generic_rpc_handlers(handlers)
 
     def add_registered_method_handlers(
-        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
+        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         self.names.append(service_name)
         self._server.add_registered_method_handlers(service_name, method_handlers)
@@ -73,18 +73,18 @@ class LazyReflection(grpc.GenericRpcHandler):
     def __init__(self, service_names: Sequence[str], *, aio: bool) -> None:
         self._names = [*service_names, _REFLECTION_SERVICE]
         self._aio = aio
-        self._handler: grpc.RpcMethodHandler | None = None
+        self._handler: grpc.RpcMethodHandler[Any, Any] | None = None
 
     def service(
         self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         if handler_call_details.method != f"/{_REFLECTION_SERVICE}/ServerReflectionInfo":
             return None
         if self._handler is None:
             self._handler = self._build()
         return self._handler
 
-    def _build(self) -> grpc.RpcMethodHandler:
+    def _build(self) -> grpc.RpcMethodHandler[Any, Any]:
         from grpc_reflection.v1alpha import reflection, reflection_pb2
 
         servicer_class: Callable[..., Any] = (

@@ -15,7 +15,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 __all__ = ["STDERR", "STDOUT", "StdioBuffer", "redirect_stdio"]
 
@@ -82,17 +85,22 @@ class StdioBuffer:
                 self._wakers.remove(wake)
 
 
-class _Writer(io.RawIOBase):
+class _Writer(io.BufferedIOBase):
     def __init__(self, buffer: StdioBuffer, channel: int) -> None:
         self._buffer = buffer
         self._channel = channel
 
+    @property
+    def name(self) -> str:
+        return "<stdout>" if self._channel == STDOUT else "<stderr>"
+
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        self._buffer.push(self._channel, bytes(data))
-        return len(data)
+    def write(self, data: Buffer, /) -> int:
+        chunk = bytes(data)
+        self._buffer.push(self._channel, chunk)
+        return len(chunk)
 
 
 def redirect_stdio(buffer: StdioBuffer, real_stderr: IO[str]) -> Callable[[], None]:
@@ -105,7 +113,7 @@ def redirect_stdio(buffer: StdioBuffer, real_stderr: IO[str]) -> Callable[[], No
 
     def text(channel: int) -> IO[str]:
         return io.TextIOWrapper(
-            _Writer(buffer, channel),  # type: ignore[arg-type]
+            _Writer(buffer, channel),
             encoding="utf-8",
             errors="backslashreplace",
             line_buffering=True,

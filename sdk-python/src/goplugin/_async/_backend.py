@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc.aio
 
 from .._channel import AsyncGuardedChannel
-from .._stdio import StdioBuffer
+
+if TYPE_CHECKING:
+    from .._stdio import StdioBuffer
 
 __all__ = [
     "AsyncGuardedChannel",

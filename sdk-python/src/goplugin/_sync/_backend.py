@@ -9,12 +9,14 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
 from .._channel import GuardedChannel
-from .._stdio import StdioBuffer
+
+if TYPE_CHECKING:
+    from .._stdio import StdioBuffer
 
 __all__ = [
     "Channel",
@@ -83,6 +85,5 @@ def stdio_chunks(buffer: StdioBuffer, context: grpc.ServicerContext) -> Iterator
     """Everything the plugin writes, until the host hangs up."""
     context.add_callback(buffer.wake)
     while context.is_active():
-        for chunk in buffer.pop_all():
-            yield chunk
+        yield from buffer.pop_all()
         buffer.wait(0.5)

@@ -11,6 +11,7 @@ the handshake line, forward stdio, and exit when the host says so or disappears.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Iterable, Mapping
 from typing import Any
 
@@ -20,7 +21,8 @@ from .._clientconfig import MAX_MESSAGE_SIZE
 from .._handshake import HandshakeConfig, Protocol
 from .._internal import StdioData
 from .._runtime import PluginRuntime
-from .._serveconfig import make_serve_config
+from .._runtime import configure_logging as install_hclog_logging
+from .._serveconfig import check_magic_cookie, make_serve_config
 from .._services import INTERNAL_SERVICES, LazyReflection, ServiceRecorder, health_response
 from ._backend import ThreadsafeEvent, new_server, stdio_chunks, stop_server
 
@@ -53,6 +55,9 @@ def serve(
         ("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
         *grpc_options,
     ]
+    check_magic_cookie(handshake, os.environ)
+    if configure_logging:
+        install_hclog_logging(log_level)
     config = make_serve_config(
         handshake=handshake,
         plugins=plugins,
@@ -63,8 +68,6 @@ def serve(
     if config.protocol is not Protocol.GRPC:
         raise NotImplementedError("serving net/rpc plugins is not supported yet")
     runtime = PluginRuntime(config)
-    if configure_logging:
-        runtime.configure_logging(log_level)
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
     _add_internal_services(server, runtime, stop)
@@ -115,7 +118,7 @@ def _add_internal_services(server: Any, runtime: PluginRuntime, stop: Threadsafe
         for _ in requests:
             pass
         if False:  # pragma: no cover - makes this a generator
-            yield b""
+            yield b""  # type: ignore[unreachable]
 
     server.add_registered_method_handlers(
         "grpc.health.v1.Health",
