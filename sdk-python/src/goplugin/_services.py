@@ -71,7 +71,7 @@ class LazyReflection(grpc.GenericRpcHandler):
     """gRPC server reflection, built on the first reflection call (grpcurl, `inspect`)."""
 
     def __init__(self, service_names: Sequence[str], *, aio: bool) -> None:
-        self._names = [*service_names, _REFLECTION_SERVICE]
+        self._names = list(dict.fromkeys([*service_names, _REFLECTION_SERVICE]))
         self._aio = aio
         self._handler: grpc.RpcMethodHandler[Any, Any] | None = None
 

@@ -37,6 +37,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: Which flavour this backend is (the one thing generated code may need to branch on).
+IS_ASYNC = True
+
 Lock = asyncio.Lock
 Event = asyncio.Event
 Channel = grpc.aio.Channel

@@ -22,7 +22,7 @@ from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
 from .._serveconfig import check_magic_cookie, make_serve_config
 from .._services import INTERNAL_SERVICES, LazyReflection, ServiceRecorder, health_response
-from ._backend import ThreadsafeEvent, new_server, stdio_chunks, stop_server
+from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
 
 __all__ = ["serve"]
 
@@ -73,7 +73,7 @@ async def serve(
     for plugin in config.plugins.values():
         plugin.grpc_server(None, recorder)
     server.add_generic_rpc_handlers(
-        (LazyReflection([*INTERNAL_SERVICES, *recorder.names], aio=_is_aio(server)),)
+        (LazyReflection([*INTERNAL_SERVICES, *recorder.names], aio=IS_ASYNC),)
     )
     try:
         network, address = runtime.bind(server.add_insecure_port)
@@ -86,10 +86,6 @@ async def serve(
         await stop_server(server, _STOP_GRACE)
     finally:
         runtime.cleanup()
-
-
-def _is_aio(server: Any) -> bool:
-    return isinstance(server, grpc.aio.Server)
 
 
 def _add_internal_services(server: Any, runtime: PluginRuntime, stop: ThreadsafeEvent) -> None:

@@ -37,6 +37,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+IS_ASYNC = False
+
 Lock = threading.Lock
 Event = threading.Event
 Channel = grpc.Channel
