@@ -7,6 +7,7 @@ plugin to a Go host with :func:`serve`. The asyncio flavour lives in :mod:`goplu
 from __future__ import annotations
 
 from ._handshake import Handshake, HandshakeConfig, Protocol
+from ._sync.broker import GRPCBroker
 from ._sync.client import PluginClient
 from ._sync.server import serve
 from .errors import (
@@ -18,6 +19,7 @@ from .errors import (
 )
 
 __all__ = [
+    "GRPCBroker",
     "Handshake",
     "HandshakeConfig",
     "HandshakeError",

@@ -11,17 +11,19 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ._handshake import CORE_PROTOCOL_VERSION, Handshake
 from ._hclog import HclogJSONFormatter
-from ._serveconfig import ServeConfig, apply_socket_group, private_socket_path
+from ._sockets import apply_socket_group, port_free, private_socket_dir, unique_socket_path
 from ._stdio import StdioBuffer, redirect_stdio
 from ._watchdog import watch_host
+
+if TYPE_CHECKING:
+    from ._serveconfig import ServeConfig
 
 __all__ = ["PluginRuntime", "configure_logging"]
 
@@ -50,15 +52,18 @@ class PluginRuntime:
         self.real_stderr: IO[str] = sys.stderr
         self.stdio = StdioBuffer()
         self.socket_path: str | None = None
-        self._socket_dir: str | None = None
+        # The host's PLUGIN_UNIX_SOCKET_DIR, else a private 0700 directory of our own; the
+        # broker puts its sockets here too.
+        self._own_dir = config.socket_dir is None
+        self.socket_dir = config.socket_dir or private_socket_dir()
         self._restore_stdio: Callable[[], None] | None = None
         self._stop_watch: threading.Event | None = None
 
     def bind_candidates(self) -> Iterator[tuple[str, str, str]]:
         """(grpc bind target, network, address) to try in order, like server.go's listeners."""
         if self.config.network == "unix":
-            path, directory = private_socket_path(self.config)
-            self.socket_path, self._socket_dir = path, directory
+            path = unique_socket_path(self.socket_dir)
+            self.socket_path = path
             yield "unix:" + path, "unix", path
             return
         low, high = self.config.port_range
@@ -66,7 +71,7 @@ class PluginRuntime:
             yield "127.0.0.1:0", "tcp", "127.0.0.1:0"
             return
         for port in range(low, high + 1):
-            if _port_free(port):
+            if port_free(port):
                 yield f"127.0.0.1:{port}", "tcp", f"127.0.0.1:{port}"
 
     def bind(self, add_port: Callable[[str], int]) -> tuple[str, str]:
@@ -131,8 +136,8 @@ class PluginRuntime:
         if self._restore_stdio is not None:
             self._restore_stdio()
             self._restore_stdio = None
-        if self._socket_dir is not None:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
+        if self._own_dir:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
         elif self.socket_path is not None:
             try:
                 os.unlink(self.socket_path)
@@ -147,12 +152,3 @@ def _fileno(stream: IO[str]) -> int:
         return stream.fileno()
     except (OSError, ValueError, AttributeError):
         return 1
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,31 +131,3 @@ def _env_int(env: Mapping[str, str], key: str) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{key} must be an integer, got {value!r}") from None
-
-
-def private_socket_path(config: ServeConfig) -> tuple[str, str | None]:
-    """Where to put the unix socket: (path, directory to remove at exit or None).
-
-    Without a host-chosen directory the socket goes in a fresh 0700 directory, so no other
-    local user can connect to the plaintext socket.
-    """
-    if config.socket_dir:
-        # Go's os.CreateTemp(dir, "plugin") naming; grpcio refuses to bind over a file.
-        while True:
-            path = os.path.join(config.socket_dir, f"plugin{secrets.randbelow(10**10)}")
-            if not os.path.lexists(path):
-                return path, None
-    directory = tempfile.mkdtemp(prefix="plugin")
-    return os.path.join(directory, "plugin.sock"), directory
-
-
-def apply_socket_group(path: str, group: str) -> None:
-    """PLUGIN_UNIX_SOCKET_GROUP: the socket joins that group with mode 0660 (server.go)."""
-    import grp
-
-    try:
-        gid = int(group)
-    except ValueError:
-        gid = grp.getgrnam(group).gr_gid
-    os.chown(path, -1, gid)
-    os.chmod(path, 0o660)

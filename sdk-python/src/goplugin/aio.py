@@ -6,7 +6,8 @@ The lifecycle code is shared with the sync flavour (generated from this one); RP
 
 from __future__ import annotations
 
+from ._async.broker import GRPCBroker
 from ._async.client import PluginClient
 from ._async.server import serve
 
-__all__ = ["PluginClient", "serve"]
+__all__ = ["GRPCBroker", "PluginClient", "serve"]

@@ -23,6 +23,7 @@ __all__ = [
     "Channel",
     "Event",
     "Lock",
+    "Queue",
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
@@ -41,6 +42,7 @@ T = TypeVar("T")
 IS_ASYNC = True
 
 Lock = asyncio.Lock
+Queue = asyncio.Queue
 Event = asyncio.Event
 Channel = grpc.aio.Channel
 Task = asyncio.Task[None]

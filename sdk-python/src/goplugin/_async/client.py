@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import IO, Any
@@ -27,6 +26,7 @@ from .._internal import (
     STDIO_STREAM,
     StdioData,
 )
+from .._sockets import private_socket_dir
 from ..errors import HandshakeError, PluginError, PluginExitedError, StartTimeoutError
 from ._backend import (
     AsyncGuardedChannel,
@@ -37,6 +37,7 @@ from ._backend import (
     start_task,
     wait_future,
 )
+from .broker import GRPCBroker
 
 __all__ = ["PluginClient"]
 
@@ -115,6 +116,8 @@ class PluginClient:
         self._channel: AsyncGuardedChannel | None = None
         self._stdio_call: Any = None
         self._stdio_task: Task | None = None
+        self._broker: GRPCBroker | None = None
+        self._socket_dir = ""
         self._killed = False
 
     # -- properties ------------------------------------------------------------------------
@@ -145,6 +148,13 @@ class PluginClient:
         if self._channel is None:
             raise PluginError("the plugin is not started or does not speak gRPC")
         return self._channel
+
+    @property
+    def broker(self) -> GRPCBroker:
+        """The connection's GRPCBroker, for callbacks between host and plugin."""
+        if self._broker is None:
+            raise PluginError("the plugin is not started or does not speak gRPC")
+        return self._broker
 
     @property
     def exited(self) -> bool:
@@ -182,7 +192,8 @@ class PluginClient:
                 raise PluginError("this client was killed; create a new PluginClient")
             config = self._config
             assert config.cmd is not None
-            socket_dir = tempfile.mkdtemp(prefix="goplugin-")
+            socket_dir = private_socket_dir("goplugin-")
+            self._socket_dir = socket_dir
             try:
                 proc = _process.spawn(
                     config.cmd,
@@ -245,6 +256,12 @@ class PluginClient:
         raw = insecure_channel(target, options=self._config.channel_options())
         self._raw_channel = raw
         self._channel = AsyncGuardedChannel(raw, self._translate_error)
+        self._broker = GRPCBroker(
+            socket_dir=self._socket_dir,
+            grpc_options=self._config.channel_options(),
+            wrap_channel=lambda channel: AsyncGuardedChannel(channel, self._translate_error),
+        )
+        self._broker.open_stream(raw)
         # Like Go's host: ask for the plugin's redirected stdout/stderr right away, so a chatty
         # plugin never blocks on a full buffer.
         call = raw.unary_stream(STDIO_STREAM, bytes, StdioData.FromString)(b"")
@@ -298,7 +315,7 @@ class PluginClient:
         factory = getattr(plugin, "grpc_client", None)
         if factory is None:
             raise PluginError(f"plugin {name!r} does not implement grpc_client(broker, channel)")
-        return factory(None, self.grpc_channel)
+        return factory(self._broker, self.grpc_channel)
 
     async def ping(self, timeout: float = 5.0) -> None:
         """Check that the plugin is alive and serving (go-plugin's ``Ping``)."""
@@ -328,6 +345,8 @@ class PluginClient:
             if proc is None:
                 return
             if not proc.exited.done() and self._raw_channel is not None:
+                if self._broker is not None:
+                    await self._broker.close()
                 await self._shutdown_gracefully()
             await self._close_channel()
             try:
@@ -346,6 +365,8 @@ class PluginClient:
             _log.debug("GRPCController.Shutdown: %s", exc.code())
 
     async def _close_channel(self) -> None:
+        if self._broker is not None:
+            await self._broker.close()
         if self._stdio_call is not None:
             self._stdio_call.cancel()
             self._stdio_call = None

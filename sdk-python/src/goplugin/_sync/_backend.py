@@ -6,6 +6,7 @@ Nothing here adds an event loop: sync calls go straight to grpcio's sync stack.
 from __future__ import annotations
 
 import concurrent.futures
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ __all__ = [
     "Event",
     "GuardedChannel",
     "Lock",
+    "Queue",
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
@@ -40,6 +42,7 @@ T = TypeVar("T")
 IS_ASYNC = False
 
 Lock = threading.Lock
+Queue = queue.Queue
 Event = threading.Event
 Channel = grpc.Channel
 Task = threading.Thread

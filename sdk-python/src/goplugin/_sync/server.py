@@ -19,12 +19,13 @@ import grpc
 
 from .._clientconfig import MAX_MESSAGE_SIZE
 from .._handshake import HandshakeConfig, Protocol
-from .._internal import StdioData
+from .._internal import ConnInfo, StdioData
 from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
 from .._serveconfig import check_magic_cookie, make_serve_config
 from .._services import INTERNAL_SERVICES, LazyReflection, ServiceRecorder, health_response
 from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
+from .broker import GRPCBroker
 
 __all__ = ["serve"]
 
@@ -70,10 +71,11 @@ def serve(
     runtime = PluginRuntime(config)
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
-    _add_internal_services(server, runtime, stop)
+    broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options)
+    _add_internal_services(server, runtime, stop, broker)
     recorder = ServiceRecorder(server)
     for plugin in config.plugins.values():
-        plugin.grpc_server(None, recorder)
+        plugin.grpc_server(broker, recorder)
     server.add_generic_rpc_handlers(
         (LazyReflection([*INTERNAL_SERVICES, *recorder.names], aio=IS_ASYNC),)
     )
@@ -85,12 +87,15 @@ def serve(
         _log.debug("plugin address", extra={"network": network, "address": address})
         stop.wait()
         _log.debug("plugin shutting down")
+        broker.close()
         stop_server(server, _STOP_GRACE)
     finally:
         runtime.cleanup()
 
 
-def _add_internal_services(server: Any, runtime: PluginRuntime, stop: ThreadsafeEvent) -> None:
+def _add_internal_services(
+    server: Any, runtime: PluginRuntime, stop: ThreadsafeEvent, broker: GRPCBroker
+) -> None:
     """Health, GRPCController, GRPCStdio, GRPCBroker: what a Go host expects of any plugin."""
 
     def health_check(request: bytes, context: Any) -> bytes:
@@ -108,13 +113,6 @@ def _add_internal_services(server: Any, runtime: PluginRuntime, stop: Threadsafe
     def stream_stdio(request: bytes, context: Any) -> Iterator[StdioData]:
         for channel, data in stdio_chunks(runtime.stdio, context):
             yield StdioData(channel=channel, data=data)  # type: ignore[arg-type]
-
-    def broker_stream(requests: Iterator[bytes], context: Any) -> Iterator[bytes]:
-        # Accept and hold the broker stream; brokered connections are not offered yet.
-        for _ in requests:
-            pass
-        if False:  # pragma: no cover - makes this a generator
-            yield b""  # type: ignore[unreachable]
 
     server.add_registered_method_handlers(
         "grpc.health.v1.Health",
@@ -136,5 +134,11 @@ def _add_internal_services(server: Any, runtime: PluginRuntime, stop: Threadsafe
     )
     server.add_registered_method_handlers(
         "plugin.GRPCBroker",
-        {"StartStream": grpc.stream_stream_rpc_method_handler(broker_stream)},
+        {
+            "StartStream": grpc.stream_stream_rpc_method_handler(
+                broker.serve_stream,
+                request_deserializer=ConnInfo.FromString,
+                response_serializer=ConnInfo.SerializeToString,
+            )
+        },
     )
