@@ -6,7 +6,9 @@ plugin to a Go host with :func:`serve`. The asyncio flavour lives in :mod:`goplu
 
 from __future__ import annotations
 
+from ._checksum import SecureConfig
 from ._handshake import Handshake, HandshakeConfig, Protocol
+from ._reattach import ReattachConfig
 from ._sync.broker import GRPCBroker
 from ._sync.client import PluginClient
 from ._sync.server import serve
@@ -15,6 +17,7 @@ from .errors import (
     IncompatibleVersionError,
     PluginError,
     PluginExitedError,
+    ProcessNotFoundError,
     StartTimeoutError,
 )
 
@@ -27,7 +30,10 @@ __all__ = [
     "PluginClient",
     "PluginError",
     "PluginExitedError",
+    "ProcessNotFoundError",
     "Protocol",
+    "ReattachConfig",
+    "SecureConfig",
     "StartTimeoutError",
     "serve",
 ]

@@ -25,21 +25,15 @@ PENDING_TTL = 5.0
 
 
 class BrokerState:
-    """Thread-safe: the receive loop, dialers and acceptors may run on different threads."""
+    """The state of one StartStream. Thread-safe: the receive loop, dialers and acceptors may
+    run on different threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._next_id = 0
         self._early: dict[int, tuple[float, ConnInfo]] = {}
         self._waiting: dict[int, Future[ConnInfo]] = {}
         self._knock_handlers: dict[int, Callable[[ConnInfo], None]] = {}
         self.closed = False
-
-    def next_id(self) -> int:
-        """Ids are per side and not coordinated: the side that accepts picks the id."""
-        with self._lock:
-            self._next_id += 1
-            return self._next_id
 
     def receive(self, msg: ConnInfo) -> None:
         """Route one message from the stream."""

@@ -23,6 +23,7 @@ from ._stdio import StdioBuffer, redirect_stdio
 from ._watchdog import watch_host
 
 if TYPE_CHECKING:
+    from ._reattach import ReattachConfig
     from ._serveconfig import ServeConfig
 
 __all__ = ["PluginRuntime", "configure_logging"]
@@ -30,14 +31,18 @@ __all__ = ["PluginRuntime", "configure_logging"]
 _log = logging.getLogger("goplugin.server")
 
 
-def configure_logging(level: int) -> None:
+def configure_logging(level: int, *, for_humans: bool = False) -> None:
     """Route stdlib logging to the host as hclog JSON on the real stderr.
 
     Done before anything else in ``serve()``, so that even a failed version negotiation
-    reaches the host's log at the right level.
+    reaches the host's log at the right level. In debug mode a person reads stderr instead.
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(HclogJSONFormatter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+        if for_humans
+        else HclogJSONFormatter()
+    )
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
@@ -118,11 +123,26 @@ class PluginRuntime:
             multiplex,
         )
 
+    def announce_debug(self, reattach: ReattachConfig) -> None:
+        """Debug mode: tell the developer how a host attaches; stdio stays on the terminal."""
+        self.real_stdout.write(
+            "Plugin started in debug mode; it serves until interrupted (Ctrl-C).\n"
+            "Attach a host with this reattach config (go-plugin ReattachConfig, Test mode):\n"
+            f"{reattach.to_json()}\n"
+        )
+        self.real_stdout.flush()
+
     def install_stop_triggers(self, stop: Callable[[], None]) -> None:
-        """Stop on SIGTERM and when the host dies; ignore SIGINT like Go plugins do."""
+        """Stop on SIGTERM and when the host dies; ignore SIGINT like Go plugins do.
+
+        In debug mode there is no host to watch and Ctrl-C is how the developer stops us.
+        """
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            debug = self.config.debug
+            signal.signal(signal.SIGINT, (lambda s, f: stop()) if debug else signal.SIG_IGN)
             signal.signal(signal.SIGTERM, lambda signum, frame: stop())
+        if self.config.debug:
+            return
 
         def host_gone() -> None:
             _log.info("host process is gone; shutting down")

@@ -56,6 +56,8 @@ class ServeConfig:
     client_cert_pem: str | None = None
     multiplex_requested: bool = False
     grpc_options: list[tuple[str, Any]] = field(default_factory=list)
+    #: Debug mode: started by a developer, attached to by hosts (see serve(debug=...)).
+    debug: bool = False
 
 
 def check_magic_cookie(handshake: HandshakeConfig, environ: Mapping[str, str]) -> None:
@@ -81,6 +83,7 @@ def make_serve_config(
     versioned_plugins: Mapping[int, Mapping[str, Any]] | None,
     grpc_options: list[tuple[str, Any]],
     force_tcp: bool,
+    debug: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> ServeConfig:
     env = os.environ if environ is None else environ
@@ -90,6 +93,8 @@ def make_serve_config(
     if not sets:
         raise ValueError("serve() needs plugins or versioned_plugins")
     host_versions, invalid = parse_protocol_versions(env.get(ENV_PROTOCOL_VERSIONS, ""))
+    if debug and not host_versions:
+        host_versions = list(sets)  # no host to ask: offer our newest version
     for item in invalid:
         _log.warning("server sent invalid plugin version %r", item)
     version, agreed = negotiate_plugin_version(host_versions, sets)
@@ -120,6 +125,7 @@ def make_serve_config(
         client_cert_pem=env.get(ENV_CLIENT_CERT) or None,
         multiplex_requested=bool(env.get(ENV_MULTIPLEX_GRPC)),
         grpc_options=grpc_options,
+        debug=debug,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc.aio
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncGuardedChannel",
     "Channel",
+    "ErrorTranslator",
     "Event",
     "Lock",
     "Queue",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: What a guarded channel calls when an RPC fails (see _channel.py).
+ErrorTranslator = Callable[[grpc.RpcError], Awaitable[BaseException | None]]
 
 #: Which flavour this backend is (the one thing generated code may need to branch on).
 IS_ASYNC = True

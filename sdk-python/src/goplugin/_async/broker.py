@@ -10,6 +10,7 @@ for that address and connects. Ids are per side: the side that accepts picks one
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -49,6 +50,7 @@ class GRPCBroker:
         grpc_options: list[tuple[str, Any]],
         wrap_channel: Callable[[Channel], Any] | None = None,
     ) -> None:
+        self._ids = itertools.count(1)
         self._state = BrokerState()
         self._outgoing: Queue[ConnInfo | None] = Queue()
         self._socket_dir = socket_dir
@@ -60,7 +62,7 @@ class GRPCBroker:
 
     def next_id(self) -> int:
         """A new id for ``accept_and_serve`` (1, 2, 3, ... on this side)."""
-        return self._state.next_id()
+        return next(self._ids)
 
     # -- the stream ------------------------------------------------------------------------
 
@@ -70,25 +72,33 @@ class GRPCBroker:
             BROKER_START_STREAM, ConnInfo.SerializeToString, ConnInfo.FromString
         )
         self._call = start(self._outgoing_messages())
-        self._reader = start_task(self._receive, self._call)
+        self._reader = start_task(self._receive, self._call, self._state)
 
     async def serve_stream(self, requests: Any, context: Any) -> AsyncIterator[ConnInfo]:
-        """Plugin side: the StartStream handler."""
-        self._reader = start_task(self._receive, requests)
+        """Plugin side: the StartStream handler.
+
+        A plugin in debug mode sees one stream per host that attaches; the newest one wins
+        and the previous one is ended (a Go plugin's broker dies with its first stream).
+        """
+        self._outgoing.put_nowait(None)
+        self._outgoing = Queue()
+        self._state = BrokerState()
+        self._reader = start_task(self._receive, requests, self._state)
         async for message in self._outgoing_messages():
             yield message
 
     async def _outgoing_messages(self) -> AsyncIterator[ConnInfo]:
+        outgoing = self._outgoing
         while True:
-            message = await self._outgoing.get()
+            message = await outgoing.get()
             if message is None:
                 return
             yield message
 
-    async def _receive(self, messages: Any) -> None:
+    async def _receive(self, messages: Any, state: BrokerState) -> None:
         try:
             async for message in messages:
-                self._state.receive(message)
+                state.receive(message)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 _log.debug("the plugin does not implement GRPCBroker")
@@ -97,7 +107,7 @@ class GRPCBroker:
         except Exception:
             _log.exception("broker receive loop failed")
         finally:
-            self._state.close(PluginError("the broker stream is closed"))
+            state.close(PluginError("the broker stream is closed"))
 
     def _send(self, message: ConnInfo) -> None:
         if self._state.closed:

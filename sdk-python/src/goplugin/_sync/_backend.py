@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Channel",
+    "ErrorTranslator",
     "Event",
     "GuardedChannel",
     "Lock",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+ErrorTranslator = Callable[[grpc.RpcError], BaseException | None]
 
 IS_ASYNC = False
 
