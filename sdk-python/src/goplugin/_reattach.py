@@ -7,7 +7,6 @@ the format Terraform's ``TF_REATTACH_PROVIDERS`` uses.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,8 @@ class ReattachConfig:
 
     def to_json(self) -> str:
         """The JSON Go tooling reads (Terraform's TF_REATTACH_PROVIDERS entry format)."""
+        import json
+
         return json.dumps(
             {
                 "Protocol": self.protocol.value,
@@ -50,6 +51,8 @@ class ReattachConfig:
 
     @classmethod
     def from_json(cls, text: str | bytes | dict[str, Any]) -> ReattachConfig:
+        import json
+
         data = json.loads(text) if isinstance(text, (str, bytes)) else text
         try:
             addr = data["Addr"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -157,6 +156,8 @@ class PluginRuntime:
             self._restore_stdio()
             self._restore_stdio = None
         if self._own_dir:
+            import shutil
+
             shutil.rmtree(self.socket_dir, ignore_errors=True)
         elif self.socket_path is not None:
             try:

@@ -7,22 +7,37 @@ fresh 0700 directory (removed when its owner stops), so no other local user can 
 from __future__ import annotations
 
 import os
-import secrets
 import socket
-import tempfile
 
 __all__ = ["apply_socket_group", "port_free", "private_socket_dir", "unique_socket_path"]
 
 
+def _temp_root() -> str:
+    # tempfile.gettempdir()'s rules without importing tempfile (and shutil, random, hashlib):
+    # a plugin pays for every import at each launch.
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        value = os.environ.get(name)
+        if value and os.path.isdir(value):
+            return value
+    return "/tmp"
+
+
 def private_socket_dir(prefix: str = "plugin") -> str:
-    """A new directory only this user can enter (mkdtemp uses mode 0700)."""
-    return tempfile.mkdtemp(prefix=prefix)
+    """A new directory only this user can enter (mode 0700, like tempfile.mkdtemp)."""
+    root = _temp_root()
+    while True:
+        path = os.path.join(root, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
 
 
 def unique_socket_path(directory: str) -> str:
     """A free socket name in ``directory``, named like Go's ``os.CreateTemp(dir, "plugin")``."""
     while True:
-        path = os.path.join(directory, f"plugin{secrets.randbelow(10**10)}")
+        path = os.path.join(directory, f"plugin{int.from_bytes(os.urandom(4), 'big')}")
         if not os.path.lexists(path):
             return path
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import grpc
 
-from .._clientconfig import MAX_MESSAGE_SIZE
 from .._handshake import ENV_DEBUG, HandshakeConfig, Protocol
-from .._internal import ConnInfo, StdioData
+from .._internal import MAX_MESSAGE_SIZE, ConnInfo, StdioData
 from .._reattach import ReattachConfig
 from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
