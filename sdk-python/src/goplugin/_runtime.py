@@ -62,6 +62,8 @@ class PluginRuntime:
         self.socket_dir = config.socket_dir or private_socket_dir()
         self._restore_stdio: Callable[[], None] | None = None
         self._stop_watch: threading.Event | None = None
+        #: Set when the watchdog saw the host die: nobody waits for answers any more.
+        self.host_gone = False
 
     def bind_candidates(self) -> Iterator[tuple[str, str, str]]:
         """(grpc bind target, network, address) to try in order, like server.go's listeners."""
@@ -145,6 +147,7 @@ class PluginRuntime:
 
         def host_gone() -> None:
             _log.info("host process is gone; shutting down")
+            self.host_gone = True
             stop()
 
         self._stop_watch = watch_host(host_gone, stdout_fd=_fileno(self.real_stdout))

@@ -103,7 +103,7 @@ async def serve(
         await stop.wait()
         _log.debug("plugin shutting down")
         await broker.close()
-        await stop_server(server, _STOP_GRACE)
+        await stop_server(server, 0 if runtime.host_gone else _STOP_GRACE)
     finally:
         runtime.cleanup()
 

@@ -105,7 +105,7 @@ def serve(
         stop.wait()
         _log.debug("plugin shutting down")
         broker.close()
-        stop_server(server, _STOP_GRACE)
+        stop_server(server, 0 if runtime.host_gone else _STOP_GRACE)
     finally:
         runtime.cleanup()
 
