@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._handshake import Handshake, HandshakeConfig, Protocol
 from ._sync.client import PluginClient
+from ._sync.server import serve
 from .errors import (
     HandshakeError,
     IncompatibleVersionError,
@@ -26,6 +27,7 @@ __all__ = [
     "PluginExitedError",
     "Protocol",
     "StartTimeoutError",
+    "serve",
 ]
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from ._handshake import HandshakeConfig, Protocol, host_environment
 
-__all__ = ["ClientConfig", "MAX_MESSAGE_SIZE", "make_config"]
+__all__ = ["MAX_MESSAGE_SIZE", "ClientConfig", "make_config"]
 
 #: Go hosts dial with MaxCallRecvMsgSize/MaxCallSendMsgSize = math.MaxInt32.
 MAX_MESSAGE_SIZE = 2**31 - 1

@@ -172,9 +172,11 @@ class HclogJSONFormatter(logging.Formatter):
             "@module": record.name,
             "@timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRS and not key.startswith("_"):
-                out[key] = value
+        out.update(
+            (key, value)
+            for key, value in vars(record).items()
+            if key not in _RECORD_ATTRS and not key.startswith("_")
+        )
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str, ensure_ascii=False)

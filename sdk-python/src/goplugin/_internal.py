@@ -8,12 +8,7 @@ author who also imports ``grpc_health`` gets no descriptor-pool clash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._proto import grpc_broker_pb2, grpc_controller_pb2, grpc_stdio_pb2
-
-if TYPE_CHECKING:
-    from grpc_health.v1 import health_pb2
 
 __all__ = [
     "BROKER_START_STREAM",
@@ -24,7 +19,6 @@ __all__ = [
     "ConnInfo",
     "Empty",
     "StdioData",
-    "health_messages",
 ]
 
 # go-plugin registers its plugin health under this service name; Ping() checks it.
@@ -39,10 +33,3 @@ HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
 ConnInfo = grpc_broker_pb2.ConnInfo
 Empty = grpc_controller_pb2.Empty
 StdioData = grpc_stdio_pb2.StdioData
-
-
-def health_messages() -> type[health_pb2.HealthCheckRequest]:
-    """Imported on first use: most hosts never ping and a plugin rarely gets pinged early."""
-    from grpc_health.v1 import health_pb2
-
-    return health_pb2.HealthCheckRequest

@@ -126,7 +126,7 @@ class PluginProcess:
             "(plugin)",
             0,
             format_fields(entry.message, entry.fields),
-            None,
+            (),
             None,
             extra=extra,
         )

@@ -7,5 +7,6 @@ The lifecycle code is shared with the sync flavour (generated from this one); RP
 from __future__ import annotations
 
 from ._async.client import PluginClient
+from ._async.server import serve
 
-__all__ = ["PluginClient"]
+__all__ = ["PluginClient", "serve"]

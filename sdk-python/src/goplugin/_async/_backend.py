@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc.aio
 
 from .._channel import AsyncGuardedChannel
+
+if TYPE_CHECKING:
+    from .._stdio import StdioBuffer
 
 __all__ = [
     "AsyncGuardedChannel",
@@ -21,14 +24,21 @@ __all__ = [
     "Event",
     "Lock",
     "Task",
+    "ThreadsafeEvent",
     "insecure_channel",
+    "new_server",
     "secure_channel",
     "sleep",
     "start_task",
+    "stdio_chunks",
+    "stop_server",
     "wait_future",
 ]
 
 T = TypeVar("T")
+
+#: Which flavour this backend is (the one thing generated code may need to branch on).
+IS_ASYNC = True
 
 Lock = asyncio.Lock
 Event = asyncio.Event
@@ -52,3 +62,53 @@ async def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) 
 def start_task(fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> asyncio.Task[None]:
     """Run ``fn`` in the background (a task here, a daemon thread in the sync flavour)."""
     return asyncio.get_running_loop().create_task(fn(*args))
+
+
+# -- plugin side -----------------------------------------------------------------------------
+
+
+def new_server(options: list[tuple[str, Any]]) -> grpc.aio.Server:
+    return grpc.aio.server(options=options)
+
+
+async def stop_server(server: grpc.aio.Server, grace: float | None) -> None:
+    await server.stop(grace)
+
+
+class ThreadsafeEvent:
+    """An asyncio.Event that threads and signal handlers may set."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._event.set)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+async def stdio_chunks(buffer: StdioBuffer, context: Any) -> AsyncIterator[tuple[int, bytes]]:
+    """Everything the plugin writes, until the host hangs up (the task is then cancelled)."""
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(ready.set)
+
+    buffer.add_waker(wake)
+    try:
+        while True:
+            ready.clear()
+            for chunk in buffer.pop_all():
+                yield chunk
+            await ready.wait()
+    finally:
+        buffer.remove_waker(wake)

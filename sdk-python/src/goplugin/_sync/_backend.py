@@ -8,12 +8,15 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
 from .._channel import GuardedChannel
+
+if TYPE_CHECKING:
+    from .._stdio import StdioBuffer
 
 __all__ = [
     "Channel",
@@ -21,14 +24,20 @@ __all__ = [
     "GuardedChannel",
     "Lock",
     "Task",
+    "ThreadsafeEvent",
     "insecure_channel",
+    "new_server",
     "secure_channel",
     "sleep",
     "start_task",
+    "stdio_chunks",
+    "stop_server",
     "wait_future",
 ]
 
 T = TypeVar("T")
+
+IS_ASYNC = False
 
 Lock = threading.Lock
 Event = threading.Event
@@ -50,3 +59,33 @@ def start_task(fn: Callable[..., None], *args: Any) -> threading.Thread:
     thread = threading.Thread(target=fn, args=args, daemon=True, name=f"goplugin-{fn.__name__}")
     thread.start()
     return thread
+
+
+# -- plugin side -----------------------------------------------------------------------------
+
+# Streaming RPCs (GRPCStdio, GRPCBroker) each hold a worker for their whole life.
+_MAX_WORKERS = 32
+
+
+def new_server(options: list[tuple[str, Any]]) -> grpc.Server:
+    return grpc.server(
+        concurrent.futures.ThreadPoolExecutor(
+            max_workers=_MAX_WORKERS, thread_name_prefix="goplugin-rpc"
+        ),
+        options=options,
+    )
+
+
+def stop_server(server: grpc.Server, grace: float | None) -> None:
+    server.stop(grace).wait()
+
+
+ThreadsafeEvent = threading.Event
+
+
+def stdio_chunks(buffer: StdioBuffer, context: grpc.ServicerContext) -> Iterator[tuple[int, bytes]]:
+    """Everything the plugin writes, until the host hangs up."""
+    context.add_callback(buffer.wake)
+    while context.is_active():
+        yield from buffer.pop_all()
+        buffer.wait(0.5)

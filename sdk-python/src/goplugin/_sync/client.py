@@ -22,7 +22,13 @@ import grpc
 from .. import _process
 from .._clientconfig import make_config
 from .._handshake import Handshake, HandshakeConfig, Protocol, check_handshake, parse_handshake
-from .._internal import CONTROLLER_SHUTDOWN, HEALTH_CHECK, HEALTH_SERVICE_NAME, STDIO_STREAM, StdioData
+from .._internal import (
+    CONTROLLER_SHUTDOWN,
+    HEALTH_CHECK,
+    HEALTH_SERVICE_NAME,
+    STDIO_STREAM,
+    StdioData,
+)
 from ..errors import HandshakeError, PluginError, PluginExitedError, StartTimeoutError
 from ._backend import (
     GuardedChannel,
@@ -40,8 +46,12 @@ _log = logging.getLogger("goplugin.client")
 
 # Status codes with which a call fails when the plugin's end of the connection goes away.
 _TRANSPORT_FAILURES = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN,
-     grpc.StatusCode.INTERNAL}
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+    }
 )
 # How long a failed call waits to learn whether the process is dying: the connection breaks a
 # moment before the kernel reports the exit.
@@ -233,16 +243,13 @@ class PluginClient:
     def _connect(self, handshake: Handshake) -> None:
         if handshake.protocol is not Protocol.GRPC:
             raise PluginError("net/rpc plugins are not supported yet")
-        if handshake.network == "unix":
-            target = "unix:" + handshake.address
-        else:
-            target = handshake.address
+        target = ("unix:" if handshake.network == "unix" else "") + handshake.address
         raw = insecure_channel(target, options=self._config.channel_options())
         self._raw_channel = raw
         self._channel = GuardedChannel(raw, self._translate_error)
         # Like Go's host: ask for the plugin's redirected stdout/stderr right away, so a chatty
         # plugin never blocks on a full buffer.
-        call = raw.unary_stream(STDIO_STREAM, None, StdioData.FromString)(b"")
+        call = raw.unary_stream(STDIO_STREAM, bytes, StdioData.FromString)(b"")
         self._stdio_call = call
         self._stdio_task = start_task(self._copy_stdio, call)
 
@@ -309,9 +316,8 @@ class PluginClient:
             health_pb2.HealthCheckRequest(service=HEALTH_SERVICE_NAME), timeout=timeout
         )
         if response.status != health_pb2.HealthCheckResponse.SERVING:
-            raise PluginError(
-                f"plugin health is {health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)}"
-            )
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            raise PluginError(f"plugin health is {status}")
 
     def kill(self) -> None:
         """Stop the plugin: graceful shutdown first, SIGKILL after ``kill_timeout``.
@@ -334,7 +340,7 @@ class PluginClient:
 
     def _shutdown_gracefully(self) -> None:
         assert self._raw_channel is not None
-        shutdown = self._raw_channel.unary_unary(CONTROLLER_SHUTDOWN)
+        shutdown = self._raw_channel.unary_unary(CONTROLLER_SHUTDOWN, bytes, bytes)
         try:
             shutdown(b"", timeout=self._config.kill_timeout)
         except grpc.RpcError as exc:

@@ -1,0 +1,138 @@
+"""serve(): run a Python plugin that an unmodified go-plugin host can launch and use.
+
+This file is the single source of the plugin lifecycle; ``_sync/server.py`` is generated from
+it by ``scripts/unasync.py``. The steps are go-plugin's ``plugin.Serve``: check the cookie,
+negotiate the version, listen, serve go-plugin's internal services next to the user's, print
+the handshake line, forward stdio, and exit when the host says so or disappears.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import grpc
+
+from .._clientconfig import MAX_MESSAGE_SIZE
+from .._handshake import HandshakeConfig, Protocol
+from .._internal import StdioData
+from .._runtime import PluginRuntime
+from .._runtime import configure_logging as install_hclog_logging
+from .._serveconfig import check_magic_cookie, make_serve_config
+from .._services import INTERNAL_SERVICES, LazyReflection, ServiceRecorder, health_response
+from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
+
+__all__ = ["serve"]
+
+_log = logging.getLogger("goplugin.server")
+
+# How long in-flight calls get to finish once the host asked us to stop.
+_STOP_GRACE = 1.0
+
+
+async def serve(
+    *,
+    handshake: HandshakeConfig,
+    plugins: Mapping[str, Any] | None = None,
+    versioned_plugins: Mapping[int, Mapping[str, Any]] | None = None,
+    grpc_options: Iterable[tuple[str, Any]] = (),
+    force_tcp: bool = False,
+    configure_logging: bool = True,
+    log_level: int = logging.DEBUG,
+) -> None:
+    """Serve ``plugins`` to the host that launched this process, until it says stop.
+
+    Exits the process with status 1 and go-plugin's "This binary is a plugin" message when no
+    host launched it (the magic cookie is missing). With ``configure_logging`` the root logger
+    writes hclog JSON to stderr, which the host turns into its own log lines.
+    """
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_SIZE),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
+        *grpc_options,
+    ]
+    check_magic_cookie(handshake, os.environ)
+    if configure_logging:
+        install_hclog_logging(log_level)
+    config = make_serve_config(
+        handshake=handshake,
+        plugins=plugins,
+        versioned_plugins=versioned_plugins,
+        grpc_options=options,
+        force_tcp=force_tcp,
+    )
+    if config.protocol is not Protocol.GRPC:
+        raise NotImplementedError("serving net/rpc plugins is not supported yet")
+    runtime = PluginRuntime(config)
+    stop = ThreadsafeEvent()
+    server = new_server(config.grpc_options)
+    _add_internal_services(server, runtime, stop)
+    recorder = ServiceRecorder(server)
+    for plugin in config.plugins.values():
+        plugin.grpc_server(None, recorder)
+    server.add_generic_rpc_handlers(
+        (LazyReflection([*INTERNAL_SERVICES, *recorder.names], aio=IS_ASYNC),)
+    )
+    try:
+        network, address = runtime.bind(server.add_insecure_port)
+        await server.start()
+        runtime.install_stop_triggers(stop.set)
+        runtime.announce(runtime.handshake(network, address))
+        _log.debug("plugin address", extra={"network": network, "address": address})
+        await stop.wait()
+        _log.debug("plugin shutting down")
+        await stop_server(server, _STOP_GRACE)
+    finally:
+        runtime.cleanup()
+
+
+def _add_internal_services(server: Any, runtime: PluginRuntime, stop: ThreadsafeEvent) -> None:
+    """Health, GRPCController, GRPCStdio, GRPCBroker: what a Go host expects of any plugin."""
+
+    async def health_check(request: bytes, context: Any) -> bytes:
+        return health_response(request)
+
+    async def health_watch(request: bytes, context: Any) -> AsyncIterator[bytes]:
+        yield health_response(request)
+        await stop.wait()
+
+    async def shutdown(request: bytes, context: Any) -> bytes:
+        _log.debug("GRPCController.Shutdown received")
+        stop.set()
+        return b""
+
+    async def stream_stdio(request: bytes, context: Any) -> AsyncIterator[StdioData]:
+        async for channel, data in stdio_chunks(runtime.stdio, context):
+            yield StdioData(channel=channel, data=data)  # type: ignore[arg-type]
+
+    async def broker_stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
+        # Accept and hold the broker stream; brokered connections are not offered yet.
+        async for _ in requests:
+            pass
+        if False:  # pragma: no cover - makes this a generator
+            yield b""  # type: ignore[unreachable]
+
+    server.add_registered_method_handlers(
+        "grpc.health.v1.Health",
+        {
+            "Check": grpc.unary_unary_rpc_method_handler(health_check),
+            "Watch": grpc.unary_stream_rpc_method_handler(health_watch),
+        },
+    )
+    server.add_registered_method_handlers(
+        "plugin.GRPCController", {"Shutdown": grpc.unary_unary_rpc_method_handler(shutdown)}
+    )
+    server.add_registered_method_handlers(
+        "plugin.GRPCStdio",
+        {
+            "StreamStdio": grpc.unary_stream_rpc_method_handler(
+                stream_stdio, response_serializer=StdioData.SerializeToString
+            )
+        },
+    )
+    server.add_registered_method_handlers(
+        "plugin.GRPCBroker",
+        {"StartStream": grpc.stream_stream_rpc_method_handler(broker_stream)},
+    )

@@ -1,0 +1,158 @@
+"""The plugin process's side effects, shared by both ``serve()`` flavours.
+
+Logging to the host, binding the listener, printing the handshake line, swapping stdio,
+watching for the host's death, signals, and cleaning up the socket: the asyncio and sync
+servers differ only in how they run gRPC, so all of this lives here once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from ._handshake import CORE_PROTOCOL_VERSION, Handshake
+from ._hclog import HclogJSONFormatter
+from ._serveconfig import ServeConfig, apply_socket_group, private_socket_path
+from ._stdio import StdioBuffer, redirect_stdio
+from ._watchdog import watch_host
+
+__all__ = ["PluginRuntime", "configure_logging"]
+
+_log = logging.getLogger("goplugin.server")
+
+
+def configure_logging(level: int) -> None:
+    """Route stdlib logging to the host as hclog JSON on the real stderr.
+
+    Done before anything else in ``serve()``, so that even a failed version negotiation
+    reaches the host's log at the right level.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(HclogJSONFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+class PluginRuntime:
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        # Captured before anything is redirected: the handshake goes to the real stdout and
+        # log lines to the real stderr, where the host reads them.
+        self.real_stdout: IO[str] = sys.stdout
+        self.real_stderr: IO[str] = sys.stderr
+        self.stdio = StdioBuffer()
+        self.socket_path: str | None = None
+        self._socket_dir: str | None = None
+        self._restore_stdio: Callable[[], None] | None = None
+        self._stop_watch: threading.Event | None = None
+
+    def bind_candidates(self) -> Iterator[tuple[str, str, str]]:
+        """(grpc bind target, network, address) to try in order, like server.go's listeners."""
+        if self.config.network == "unix":
+            path, directory = private_socket_path(self.config)
+            self.socket_path, self._socket_dir = path, directory
+            yield "unix:" + path, "unix", path
+            return
+        low, high = self.config.port_range
+        if low == 0 and high == 0:
+            yield "127.0.0.1:0", "tcp", "127.0.0.1:0"
+            return
+        for port in range(low, high + 1):
+            if _port_free(port):
+                yield f"127.0.0.1:{port}", "tcp", f"127.0.0.1:{port}"
+
+    def bind(self, add_port: Callable[[str], int]) -> tuple[str, str]:
+        """Bind the gRPC server to the first candidate that works; returns (network, address)."""
+        for target, network, address in self.bind_candidates():
+            try:
+                port = add_port(target)
+            except RuntimeError:
+                continue
+            if not port:
+                continue
+            if network == "tcp":
+                address = f"127.0.0.1:{port}"
+            elif self.config.socket_group:
+                apply_socket_group(address, self.config.socket_group)
+            return network, address
+        raise OSError(
+            "couldn't bind plugin TCP listener"
+            if self.config.network == "tcp"
+            else "couldn't bind plugin unix socket"
+        )
+
+    def announce(self, handshake: Handshake) -> None:
+        """Print the handshake line, then hand stdout/stderr over to GRPCStdio."""
+        self.real_stdout.write(handshake.format() + "\n")
+        self.real_stdout.flush()
+        self._restore_stdio = redirect_stdio(self.stdio, self.real_stderr)
+
+    def handshake(
+        self,
+        network: str,
+        address: str,
+        *,
+        server_cert: bytes | None = None,
+        multiplex: bool | None = None,
+    ) -> Handshake:
+        return Handshake(
+            CORE_PROTOCOL_VERSION,
+            self.config.version,
+            network,
+            address,
+            self.config.protocol,
+            server_cert,
+            multiplex,
+        )
+
+    def install_stop_triggers(self, stop: Callable[[], None]) -> None:
+        """Stop on SIGTERM and when the host dies; ignore SIGINT like Go plugins do."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, lambda signum, frame: stop())
+
+        def host_gone() -> None:
+            _log.info("host process is gone; shutting down")
+            stop()
+
+        self._stop_watch = watch_host(host_gone, stdout_fd=_fileno(self.real_stdout))
+
+    def cleanup(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch.set()
+        if self._restore_stdio is not None:
+            self._restore_stdio()
+            self._restore_stdio = None
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+        elif self.socket_path is not None:
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+
+
+def _fileno(stream: IO[str]) -> int:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return 1
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,153 @@
+"""Bad plugins: each failure is a typed error with the plugin's stderr, and nothing leaks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import EXAMPLE_HANDSHAKE, REPO
+
+import goplugin
+
+pytestmark = pytest.mark.interop
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def assert_no_children() -> None:
+    deadline = time.monotonic() + 2
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert psutil.Process().children(recursive=True) == []
+
+
+def test_garbage_handshake_is_a_handshake_error_with_stderr() -> None:
+    client = goplugin.PluginClient(
+        sh("echo 'not a plugin' >&2; echo hello world; sleep 30"), handshake=EXAMPLE_HANDSHAKE
+    )
+    with pytest.raises(goplugin.HandshakeError) as info:
+        client.start()
+    assert "Unrecognized remote plugin message" in str(info.value)
+    assert info.value.line == "hello world"
+    assert "not a plugin" in str(info.value)
+    assert client.exited
+    assert_no_children()
+
+
+def test_no_handshake_within_the_start_timeout() -> None:
+    client = goplugin.PluginClient(
+        sh("echo starting >&2; sleep 30"), handshake=EXAMPLE_HANDSHAKE, start_timeout=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(goplugin.StartTimeoutError) as info:
+        client.start()
+    assert time.monotonic() - started < 5
+    assert info.value.stderr_tail == ("starting",)
+    assert client.exited
+    assert_no_children()
+
+
+def test_plugin_that_exits_before_the_handshake() -> None:
+    with pytest.raises(goplugin.PluginExitedError) as info:
+        goplugin.PluginClient(
+            sh("echo 'missing config' >&2; exit 7"), handshake=EXAMPLE_HANDSHAKE
+        ).start()
+    assert info.value.returncode == 7
+    assert "plugin exited before we could connect" in str(info.value)
+    assert "missing config" in str(info.value)
+
+
+def test_missing_binary_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        goplugin.PluginClient([str(tmp_path / "nope")], handshake=EXAMPLE_HANDSHAKE).start()
+
+
+def test_plugin_crashing_mid_call(py_kv_plugin: list[str], kv_stubs: Path, workdir: Path) -> None:
+    from kv import kv_pb2, kv_pb2_grpc
+
+    with goplugin.PluginClient(
+        py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, env={"KV_TEST_CRASH_ON_GET": "1"}
+    ) as client:
+        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
+        kv.Put(kv_pb2.PutRequest(key="k", value=b"v"))
+        with pytest.raises(goplugin.PluginExitedError) as info:
+            kv.Get(kv_pb2.GetRequest(key="k"))
+    assert info.value.returncode == 3
+    assert "about to crash" in info.value.stderr_tail
+    assert_no_children()
+
+
+def test_grandchildren_do_not_outlive_the_plugin(go_kv_plugin: Path, workdir: Path) -> None:
+    # The plugin starts a helper that would otherwise be orphaned.
+    cmd = sh(f"sleep 300 & exec {go_kv_plugin}")
+    with goplugin.PluginClient(cmd, handshake=EXAMPLE_HANDSHAKE) as client:
+        assert client.pid is not None
+        assert len(psutil.Process().children(recursive=True)) == 2
+    assert_no_children()
+
+
+HOST_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import goplugin
+    handshake = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
+    client = goplugin.PluginClient([sys.argv[1]], handshake=handshake)
+    client.start()
+    print(client.pid, flush=True)
+    if sys.argv[2] == "wait":
+        time.sleep(60)
+    """
+)
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigterm"])
+def test_host_exit_and_sigterm_reap_the_plugin(
+    go_kv_plugin: Path, workdir: Path, ending: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "sdk-python" / "src")}
+    mode = "wait" if ending == "sigterm" else "exit"
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT, str(go_kv_plugin), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert host.stdout is not None
+    plugin_pid = int(host.stdout.readline())
+    assert psutil.pid_exists(plugin_pid)
+    if ending == "sigterm":
+        host.send_signal(signal.SIGTERM)
+        assert host.wait(10) == -signal.SIGTERM
+    else:
+        assert host.wait(10) == 0
+    assert not psutil.pid_exists(plugin_pid) or psutil.Process(plugin_pid).status() == "zombie"
+
+
+def test_stdio_of_a_python_plugin_is_forwarded(
+    py_kv_plugin: list[str], kv_stubs: Path, workdir: Path, tmp_path: Path
+) -> None:
+    from kv import kv_pb2, kv_pb2_grpc
+
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    with (
+        open(out_path, "wb") as out,
+        open(err_path, "wb") as err,
+        goplugin.PluginClient(
+            py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, sync_stdout=out, sync_stderr=err
+        ) as client,
+    ):
+        kv_pb2_grpc.KVStub(client.grpc_channel).Put(kv_pb2.PutRequest(key="s", value=b"1"))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (out_path.read_bytes() and err_path.read_bytes()):
+            time.sleep(0.02)
+    assert out_path.read_bytes() == b"stdout: put s\n"
+    assert err_path.read_bytes() == b"stderr: put s\n"

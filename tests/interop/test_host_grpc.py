@@ -1,0 +1,151 @@
+"""Python host, unmodified Go gRPC plugin (go-plugin's examples/grpc plugin-go-grpc)."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import logging
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import EXAMPLE_HANDSHAKE
+
+import goplugin
+import goplugin.aio
+from goplugin import Protocol
+
+pytestmark = pytest.mark.interop
+
+
+def test_put_then_get(go_kv_plugin: Path, kv_stubs: Path, workdir: Path) -> None:
+    from kv import kv_pb2, kv_pb2_grpc
+
+    with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
+        assert client.protocol is Protocol.GRPC
+        assert client.negotiated_version == 1
+        assert client.pid is not None
+        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
+        kv.Put(kv_pb2.PutRequest(key="hello", value=b"world"))
+        value = kv.Get(kv_pb2.GetRequest(key="hello")).value
+        client.ping()
+    assert value == b"world\n\nWritten from plugin-go-grpc"
+    assert client.exited
+    # Shutdown through GRPCController: the Go plugin exits by itself, no SIGKILL needed.
+    assert client.returncode == 0
+
+
+def test_dispense_builds_the_client_of_the_plugin_set(
+    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+) -> None:
+    from kv import kv_pb2, kv_pb2_grpc
+
+    class KVPlugin:
+        def grpc_client(self, broker: object, channel: object) -> kv_pb2_grpc.KVStub:
+            return kv_pb2_grpc.KVStub(channel)
+
+    with goplugin.PluginClient(
+        [go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, plugins={"kv": KVPlugin()}
+    ) as client:
+        kv = client.dispense("kv")
+        kv.Put(kv_pb2.PutRequest(key="k", value=b"v"))
+        assert kv.Get(kv_pb2.GetRequest(key="k")).value.startswith(b"v\n\n")
+        with pytest.raises(goplugin.PluginError, match="unknown plugin type: nope"):
+            client.dispense("nope")
+
+
+async def test_asyncio_flavour(go_kv_plugin: Path, kv_stubs: Path, workdir: Path) -> None:
+    from kv import kv_pb2, kv_pb2_grpc
+
+    async with goplugin.aio.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
+        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
+        await kv.Put(kv_pb2.PutRequest(key="a", value=b"1"))
+        results = await asyncio.gather(*(kv.Get(kv_pb2.GetRequest(key="a")) for _ in range(20)))
+        await client.ping()
+    assert {r.value for r in results} == {b"1\n\nWritten from plugin-go-grpc"}
+    assert client.exited
+
+
+def test_plugin_log_lines_reach_logging(
+    go_kv_plugin: Path, workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="goplugin.plugin")
+    with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
+        socket = client.handshake.address if client.handshake else ""
+    records = [r for r in caplog.records if r.name == "goplugin.plugin.plugin-go-grpc"]
+    address = [r for r in records if r.getMessage().startswith("plugin address")]
+    assert address, [r.getMessage() for r in records]
+    assert address[0].levelno == logging.DEBUG
+    assert address[0].plugin_fields == {"address": socket, "network": "unix"}
+
+
+def test_sigkill_between_calls_raises_plugin_exited_then_a_new_client_works(
+    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+) -> None:
+    from kv import kv_pb2, kv_pb2_grpc
+
+    client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE)
+    client.start()
+    kv = kv_pb2_grpc.KVStub(client.grpc_channel)
+    kv.Put(kv_pb2.PutRequest(key="x", value=b"1"))
+    assert client.pid is not None
+    os.kill(client.pid, signal.SIGKILL)
+    with pytest.raises(goplugin.PluginExitedError) as info:
+        kv.Get(kv_pb2.GetRequest(key="x"))
+    assert info.value.returncode == -signal.SIGKILL
+    assert "killed by SIGKILL" in str(info.value)
+    assert "plugin address" in "\n".join(info.value.stderr_tail)
+    client.kill()  # still fine after the crash
+    with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as again:
+        kv = kv_pb2_grpc.KVStub(again.grpc_channel)
+        assert kv.Get(kv_pb2.GetRequest(key="x")).value.startswith(b"1\n\n")
+
+
+def test_fifty_launch_kill_cycles_leave_nothing_behind(go_kv_plugin: Path, workdir: Path) -> None:
+    me = psutil.Process()
+    tmp = tempfile.gettempdir()
+    dirs_before = set(glob.glob(os.path.join(tmp, "goplugin-*")))
+    sockets = []
+    for _ in range(50):
+        client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE)
+        client.start()
+        assert client.handshake is not None
+        sockets.append(client.handshake.address)
+        client.kill()
+    assert me.children(recursive=True) == []
+    assert [s for s in sockets if os.path.exists(s)] == []
+    assert set(glob.glob(os.path.join(tmp, "goplugin-*"))) <= dirs_before
+
+
+def test_killing_before_start_and_twice_is_harmless(go_kv_plugin: Path, workdir: Path) -> None:
+    client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE)
+    client.kill()
+    assert client.pid is None
+    with pytest.raises(goplugin.PluginError, match="killed"):
+        client.start()
+    client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE)
+    client.start()
+    client.start()  # idempotent
+    client.kill()
+    client.kill()
+    assert client.exited
+
+
+def test_wrong_cookie_surfaces_the_plugins_message(go_kv_plugin: Path, workdir: Path) -> None:
+    wrong = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "goodbye")
+    with pytest.raises(goplugin.PluginExitedError) as info:
+        goplugin.PluginClient([go_kv_plugin], handshake=wrong).start()
+    assert info.value.returncode == 1
+    assert "This binary is a plugin" in str(info.value)
+
+
+def test_incompatible_app_version(go_kv_plugin: Path, workdir: Path) -> None:
+    host = goplugin.HandshakeConfig(2, "BASIC_PLUGIN", "hello")
+    client = goplugin.PluginClient([go_kv_plugin], handshake=host)
+    with pytest.raises(goplugin.IncompatibleVersionError) as info:
+        client.start()
+    assert (info.value.plugin_version, info.value.host_versions) == (1, (2,))
+    assert client.exited
