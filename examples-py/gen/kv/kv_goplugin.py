@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, overload
 
 import grpc
@@ -18,6 +19,13 @@ __all__ = [
     "KVPlugin",
     "KVServicer",
 ]
+
+
+def _is_aio(server: object) -> bool:
+    # goplugin.serve() may hand over a wrapper of the server: ask its start(), not its type.
+    return isinstance(server, grpc.aio.Server) or inspect.iscoroutinefunction(
+        getattr(server, "start", None)
+    )
 
 
 def _error(message: str) -> Exception:
@@ -192,7 +200,7 @@ class KVPlugin:
         if impl is None:
             raise _error("KVPlugin(impl=...) is needed to serve proto.KV")
         if isinstance(impl, AsyncKVServicer):
-            if not isinstance(server, grpc.aio.Server):
+            if not _is_aio(server):
                 raise _error("AsyncKVServicer needs goplugin.aio.serve()")
             _register(server, "proto.KV", impl, AsyncKVServicer, _KV_METHODS)
         else:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, overload
 
 import grpc
@@ -22,6 +23,13 @@ __all__ = [
     "StreamerPlugin",
     "StreamerServicer",
 ]
+
+
+def _is_aio(server: object) -> bool:
+    # goplugin.serve() may hand over a wrapper of the server: ask its start(), not its type.
+    return isinstance(server, grpc.aio.Server) or inspect.iscoroutinefunction(
+        getattr(server, "start", None)
+    )
 
 
 def _error(message: str) -> Exception:
@@ -376,7 +384,7 @@ class StreamerPlugin:
         if impl is None:
             raise _error("StreamerPlugin(impl=...) is needed to serve streaming.Streamer")
         if isinstance(impl, AsyncStreamerServicer):
-            if not isinstance(server, grpc.aio.Server):
+            if not _is_aio(server):
                 raise _error("AsyncStreamerServicer needs goplugin.aio.serve()")
             _register(server, "streaming.Streamer", impl, AsyncStreamerServicer, _STREAMER_METHODS)
         else:

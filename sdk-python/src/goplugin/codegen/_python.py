@@ -43,6 +43,13 @@ _ASYNC_CLIENT_DOC = """\
 
 _HELPERS = '''
 
+def _is_aio(server: object) -> bool:
+    # goplugin.serve() may hand over a wrapper of the server: ask its start(), not its type.
+    return isinstance(server, grpc.aio.Server) or inspect.iscoroutinefunction(
+        getattr(server, "start", None)
+    )
+
+
 def _error(message: str) -> Exception:
     from goplugin.errors import PluginError
 
@@ -251,7 +258,7 @@ def _plugin(service: Service, names: _Names) -> list[str]:
         "        if impl is None:",
         f'            raise _error("{s}Plugin(impl=...) is needed to serve {service.full_name}")',
         f"        if isinstance(impl, Async{s}Servicer):",
-        "            if not isinstance(server, grpc.aio.Server):",
+        "            if not _is_aio(server):",
         f'                raise _error("Async{s}Servicer needs goplugin.aio.serve()")',
         f'            _register(server, "{service.full_name}", impl, Async{s}Servicer, {table})',
         "        else:",
@@ -313,6 +320,7 @@ def render_python(file: ProtoFile, index: TypeIndex, *, strip_prefix: str = "") 
         "",
         "from __future__ import annotations",
         "",
+        "import inspect",
         "from typing import TYPE_CHECKING, Any, overload"
         if uses_streams
         else "from typing import Any, overload",
