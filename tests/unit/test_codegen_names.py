@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from goplugin.codegen._go import GoOptionError, GoOptions
+from goplugin.codegen._gopaths import GoOptionError, GoOptions
 from goplugin.codegen._names import (
     go_camel_case,
     go_package_name,

@@ -17,15 +17,8 @@ from collections.abc import Callable
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from ._go import (
-    GoOptionError,
-    GoOptions,
-    glue_file_name,
-    go_package,
-    render_go,
-    render_go_server,
-    server_file_name,
-)
+from ._go import render_go, render_go_server
+from ._gopaths import GoOptionError, GoOptions, glue_file_name, go_package, server_file_name
 from ._model import TypeIndex, build_index
 from ._pymodules import module_path
 from ._python import GLUE_SUFFIX, render_python
