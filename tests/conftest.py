@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,21 +22,22 @@ PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 @pytest.fixture(scope="session")
 def kv_stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Python stubs of proto/kv/kv.proto, importable as ``kv.kv_pb2``/``kv.kv_pb2_grpc``."""
-    out = tmp_path_factory.mktemp("kvstubs")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{REPO / 'proto'}",
-            f"--python_out={out}",
-            f"--grpc_python_out={out}",
-            str(REPO / "proto/kv/kv.proto"),
-        ],
-        check=True,
-    )
-    (out / "kv" / "__init__.py").touch()
+    """Python stubs of proto/kv and proto/counter, importable as ``kv.kv_pb2`` etc."""
+    out = tmp_path_factory.mktemp("stubs")
+    for name in ("kv", "counter"):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grpc_tools.protoc",
+                f"-I{REPO / 'proto'}",
+                f"--python_out={out}",
+                f"--grpc_python_out={out}",
+                str(REPO / "proto" / name / f"{name}.proto"),
+            ],
+            check=True,
+        )
+        (out / name / "__init__.py").touch()
     sys.path.insert(0, str(out))
     return out
 
@@ -62,13 +62,21 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def py_kv_plugin(kv_stubs: Path) -> Iterator[list[str]]:
+def plugin_pythonpath(kv_stubs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python test plugins find goplugin and the stubs through PYTHONPATH."""
+    paths = [str(kv_stubs), str(REPO / "sdk-python" / "src")]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+
+
+@pytest.fixture
+def py_kv_plugin(plugin_pythonpath: None) -> list[str]:
     """Command line of the Python KV test plugin (a real Python process serving with goplugin)."""
-    env_path = os.pathsep.join([str(kv_stubs), str(REPO / "sdk-python" / "src")])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = env_path if not old else env_path + os.pathsep + old
-    yield [sys.executable, str(PLUGINS / "kv_plugin.py")]
-    if old is None:
-        del os.environ["PYTHONPATH"]
-    else:
-        os.environ["PYTHONPATH"] = old
+    return [sys.executable, str(PLUGINS / "kv_plugin.py")]
+
+
+@pytest.fixture
+def py_counter_plugin(plugin_pythonpath: None) -> list[str]:
+    """The Python plugin of go-plugin's bidirectional contract (dials the host's AddHelper)."""
+    return [sys.executable, str(PLUGINS / "counter_plugin.py")]

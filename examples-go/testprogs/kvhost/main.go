@@ -7,8 +7,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -97,6 +99,7 @@ func main() {
 	autoMTLS := flag.Bool("automtls", false, "enable go-plugin AutoMTLS")
 	mux := flag.Bool("mux", false, "enable gRPC broker multiplexing")
 	hold := flag.Duration("hold", 0, "stay alive this long after the commands (for kill tests)")
+	reattach := flag.String("reattach", "", "reattach to a running plugin: JSON {Protocol, ProtocolVersion, Pid, Test, Addr{Network, String}}")
 	flag.Parse()
 
 	sets := map[int]plugin.PluginSet{}
@@ -109,21 +112,67 @@ func main() {
 		sets[n] = plugin.PluginSet{"kv": kvPlugin{}}
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "kvhost", Level: hclog.Trace, Output: os.Stderr})
-	client := plugin.NewClient(&plugin.ClientConfig{
+	config := &plugin.ClientConfig{
 		HandshakeConfig:     plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "BASIC_PLUGIN", MagicCookieValue: "hello"},
 		VersionedPlugins:    sets,
-		Cmd:                 exec.Command("sh", "-c", *cmdline),
 		AllowedProtocols:    []plugin.Protocol{plugin.ProtocolGRPC, plugin.ProtocolNetRPC},
 		AutoMTLS:            *autoMTLS,
 		GRPCBrokerMultiplex: *mux,
 		Logger:              logger,
-	})
+	}
+	if *reattach != "" {
+		rc, err := parseReattach(*reattach)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bad -reattach:", err)
+			os.Exit(2)
+		}
+		config.Reattach = rc
+		// go-plugin dispenses from Plugins after a reattach (no handshake picks a set).
+		config.Plugins = plugin.PluginSet{"kv": kvPlugin{}}
+	} else {
+		config.Cmd = exec.Command("sh", "-c", *cmdline)
+	}
+	client := plugin.NewClient(config)
 	defer client.Kill()
 	if err := run(client, flag.Args(), *hold); err != nil {
 		fmt.Printf("error: %v\n", err)
 		client.Kill()
 		os.Exit(1)
 	}
+}
+
+// parseReattach reads the reattach JSON that Terraform-style tooling uses.
+func parseReattach(text string) (*plugin.ReattachConfig, error) {
+	var raw struct {
+		Protocol        string
+		ProtocolVersion int
+		Pid             int
+		Test            bool
+		Addr            struct{ Network, String string }
+	}
+	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+		return nil, err
+	}
+	var addr net.Addr
+	switch raw.Addr.Network {
+	case "unix":
+		addr = &net.UnixAddr{Name: raw.Addr.String, Net: "unix"}
+	case "tcp":
+		tcp, err := net.ResolveTCPAddr("tcp", raw.Addr.String)
+		if err != nil {
+			return nil, err
+		}
+		addr = tcp
+	default:
+		return nil, fmt.Errorf("unknown network %q", raw.Addr.Network)
+	}
+	return &plugin.ReattachConfig{
+		Protocol:        plugin.Protocol(raw.Protocol),
+		ProtocolVersion: raw.ProtocolVersion,
+		Addr:            addr,
+		Pid:             raw.Pid,
+		Test:            raw.Test,
+	}, nil
 }
 
 func run(client *plugin.Client, args []string, hold time.Duration) error {
@@ -136,7 +185,11 @@ func run(client *plugin.Client, args []string, hold time.Duration) error {
 		return err
 	}
 	store := raw.(*kv)
-	fmt.Printf("negotiated=%d pid=%d\n", client.NegotiatedVersion(), client.ReattachConfig().Pid)
+	pid := 0
+	if rc := client.ReattachConfig(); rc != nil {
+		pid = rc.Pid
+	}
+	fmt.Printf("negotiated=%d pid=%d\n", client.NegotiatedVersion(), pid)
 	for len(args) > 0 {
 		switch args[0] {
 		case "put":

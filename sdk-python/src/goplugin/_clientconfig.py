@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ._handshake import HandshakeConfig, Protocol, host_environment
+from ._internal import MAX_MESSAGE_SIZE
 
-__all__ = ["MAX_MESSAGE_SIZE", "ClientConfig", "make_config"]
-
-#: Go hosts dial with MaxCallRecvMsgSize/MaxCallSendMsgSize = math.MaxInt32.
-MAX_MESSAGE_SIZE = 2**31 - 1
+__all__ = ["ClientConfig", "make_config"]
 
 PluginSet = Mapping[str, Any]
 

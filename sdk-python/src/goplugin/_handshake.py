@@ -18,6 +18,7 @@ from .errors import HandshakeError, IncompatibleVersionError, UnsupportedProtoco
 __all__ = [
     "CORE_PROTOCOL_VERSION",
     "ENV_CLIENT_CERT",
+    "ENV_DEBUG",
     "ENV_MAX_PORT",
     "ENV_MIN_PORT",
     "ENV_MULTIPLEX_GRPC",
@@ -44,6 +45,8 @@ ENV_MULTIPLEX_GRPC = "PLUGIN_MULTIPLEX_GRPC"
 ENV_CLIENT_CERT = "PLUGIN_CLIENT_CERT"
 ENV_UNIX_SOCKET_DIR = "PLUGIN_UNIX_SOCKET_DIR"
 ENV_UNIX_SOCKET_GROUP = "PLUGIN_UNIX_SOCKET_GROUP"
+#: Ours, not go-plugin's: set to run a Python plugin in debug (reattach) mode.
+ENV_DEBUG = "GOPLUGIN_DEBUG"
 
 # Go parses the certificate field only when it is longer than this (client.go).
 _CERT_FIELD_MIN_LEN = 50

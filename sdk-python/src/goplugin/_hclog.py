@@ -11,12 +11,15 @@ plugin's messages at the right level with their fields.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime as _dt
 
 __all__ = [
     "TRACE",
@@ -120,6 +123,8 @@ def _parse_json(line: str) -> LogEntry | None:
 
 
 def _parse_timestamp(text: str) -> _dt.datetime | None:
+    import datetime as _dt  # host side only; plugins never parse
+
     try:
         return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -165,12 +170,15 @@ class HclogJSONFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc)
+        seconds = int(record.created)
+        micros = int((record.created - seconds) * 1_000_000)
         out: dict[str, Any] = {
             "@level": hclog_level_name(record.levelno),
             "@message": record.getMessage(),
             "@module": record.name,
-            "@timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            # Go parses "2006-01-02T15:04:05.000000Z07:00": exactly six fractional digits.
+            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+            + f".{micros:06d}Z",
         }
         out.update(
             (key, value)

@@ -15,11 +15,16 @@ __all__ = [
     "CONTROLLER_SHUTDOWN",
     "HEALTH_CHECK",
     "HEALTH_SERVICE_NAME",
+    "MAX_MESSAGE_SIZE",
     "STDIO_STREAM",
     "ConnInfo",
     "Empty",
     "StdioData",
 ]
+
+#: Go hosts dial with MaxCallRecvMsgSize/MaxCallSendMsgSize = math.MaxInt32; our hosts and
+#: plugins use the same limit both ways, so big messages work in every pairing.
+MAX_MESSAGE_SIZE = 2**31 - 1
 
 # go-plugin registers its plugin health under this service name; Ping() checks it.
 HEALTH_SERVICE_NAME = "plugin"

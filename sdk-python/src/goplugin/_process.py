@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from ._hclog import StderrLineParser, format_fields
 
-__all__ = ["PluginProcess", "StdoutClosed", "spawn"]
+__all__ = ["AttachedProcess", "PluginProcess", "StdoutClosed", "attach", "spawn"]
 
 # go-plugin's PluginLogBufferSize: longer stderr lines are split.
 MAX_LINE = 64 * 1024
@@ -63,8 +63,9 @@ class PluginProcess:
         self.logger = logger
         #: The first stdout line, or :class:`StdoutClosed`.
         self.handshake_line: Future[str] = Future()
-        #: The exit status, once the process is reaped and its pipes drained.
-        self.exited: Future[int] = Future()
+        #: The exit status, once the process is reaped and its pipes drained (never None here;
+        #: typed like AttachedProcess.exited so callers treat both alike).
+        self.exited: Future[int | None] = Future()
         self._stderr_copy = stderr_copy
         self._own_group = own_group
         self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
@@ -153,6 +154,33 @@ class PluginProcess:
         assert self._returncode is not None
         if not self.exited.done():
             self.exited.set_result(self._returncode)
+
+
+class AttachedProcess:
+    """A plugin this interpreter did not start (reattach): watched for exit, never reaped.
+
+    Its exit status is not ours to know, so ``exited`` resolves to None.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exited: Future[int | None] = Future()
+        self.returncode: int | None = None
+
+    def stderr_tail(self) -> list[str]:
+        return []
+
+    def kill(self) -> None:
+        if self.exited.done():
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _gone(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 class _Pipe:
@@ -267,6 +295,33 @@ class _Watcher:
                 target=self._wait_blocking, args=(entry,), name="goplugin-wait", daemon=True
             ).start()
 
+    def add_attached(self, proc: AttachedProcess) -> None:
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            # No pidfds: poll like go-plugin does (signal 0, once a second).
+            threading.Thread(
+                target=self._poll_pid, args=(proc,), name="goplugin-poll", daemon=True
+            ).start()
+            return
+
+        def register() -> None:
+            self._sel.register(pidfd, selectors.EVENT_READ, proc)
+
+        self.call_soon(register)
+
+    @staticmethod
+    def _poll_pid(proc: AttachedProcess) -> None:
+        while True:
+            try:
+                os.kill(proc.pid, 0)
+            except ProcessLookupError:
+                proc._gone()
+                return
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+
     def _wait_blocking(self, entry: _Entry) -> None:
         # Fallback where pidfd is missing (old kernels, macOS): one thread per plugin.
         entry.proc.popen.wait()
@@ -281,6 +336,10 @@ class _Watcher:
                     self._drain_wakeups()
                 elif isinstance(data, _Pipe):
                     self._read(data)
+                elif isinstance(data, AttachedProcess):
+                    self._sel.unregister(key.fd)
+                    os.close(key.fd)
+                    data._gone()
                 else:
                     self._exited(data)
             now = time.monotonic()
@@ -419,6 +478,17 @@ def spawn(
     )
     _live.add(proc)
     _get_watcher().add(proc)
+    return proc
+
+
+def attach(pid: int) -> AttachedProcess:
+    """Watch a running plugin process (reattach). Raises ProcessLookupError if it is gone."""
+    try:
+        os.kill(pid, 0)  # ProcessLookupError if there is no such process
+    except PermissionError:
+        pass  # it exists; another user's
+    proc = AttachedProcess(pid)
+    _get_watcher().add_attached(proc)
     return proc
 
 

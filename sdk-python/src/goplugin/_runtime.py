@@ -9,33 +9,39 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ._handshake import CORE_PROTOCOL_VERSION, Handshake
 from ._hclog import HclogJSONFormatter
-from ._serveconfig import ServeConfig, apply_socket_group, private_socket_path
+from ._sockets import apply_socket_group, port_free, private_socket_dir, unique_socket_path
 from ._stdio import StdioBuffer, redirect_stdio
 from ._watchdog import watch_host
+
+if TYPE_CHECKING:
+    from ._reattach import ReattachConfig
+    from ._serveconfig import ServeConfig
 
 __all__ = ["PluginRuntime", "configure_logging"]
 
 _log = logging.getLogger("goplugin.server")
 
 
-def configure_logging(level: int) -> None:
+def configure_logging(level: int, *, for_humans: bool = False) -> None:
     """Route stdlib logging to the host as hclog JSON on the real stderr.
 
     Done before anything else in ``serve()``, so that even a failed version negotiation
-    reaches the host's log at the right level.
+    reaches the host's log at the right level. In debug mode a person reads stderr instead.
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(HclogJSONFormatter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+        if for_humans
+        else HclogJSONFormatter()
+    )
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
@@ -50,15 +56,18 @@ class PluginRuntime:
         self.real_stderr: IO[str] = sys.stderr
         self.stdio = StdioBuffer()
         self.socket_path: str | None = None
-        self._socket_dir: str | None = None
+        # The host's PLUGIN_UNIX_SOCKET_DIR, else a private 0700 directory of our own; the
+        # broker puts its sockets here too.
+        self._own_dir = config.socket_dir is None
+        self.socket_dir = config.socket_dir or private_socket_dir()
         self._restore_stdio: Callable[[], None] | None = None
         self._stop_watch: threading.Event | None = None
 
     def bind_candidates(self) -> Iterator[tuple[str, str, str]]:
         """(grpc bind target, network, address) to try in order, like server.go's listeners."""
         if self.config.network == "unix":
-            path, directory = private_socket_path(self.config)
-            self.socket_path, self._socket_dir = path, directory
+            path = unique_socket_path(self.socket_dir)
+            self.socket_path = path
             yield "unix:" + path, "unix", path
             return
         low, high = self.config.port_range
@@ -66,7 +75,7 @@ class PluginRuntime:
             yield "127.0.0.1:0", "tcp", "127.0.0.1:0"
             return
         for port in range(low, high + 1):
-            if _port_free(port):
+            if port_free(port):
                 yield f"127.0.0.1:{port}", "tcp", f"127.0.0.1:{port}"
 
     def bind(self, add_port: Callable[[str], int]) -> tuple[str, str]:
@@ -113,11 +122,26 @@ class PluginRuntime:
             multiplex,
         )
 
+    def announce_debug(self, reattach: ReattachConfig) -> None:
+        """Debug mode: tell the developer how a host attaches; stdio stays on the terminal."""
+        self.real_stdout.write(
+            "Plugin started in debug mode; it serves until interrupted (Ctrl-C).\n"
+            "Attach a host with this reattach config (go-plugin ReattachConfig, Test mode):\n"
+            f"{reattach.to_json()}\n"
+        )
+        self.real_stdout.flush()
+
     def install_stop_triggers(self, stop: Callable[[], None]) -> None:
-        """Stop on SIGTERM and when the host dies; ignore SIGINT like Go plugins do."""
+        """Stop on SIGTERM and when the host dies; ignore SIGINT like Go plugins do.
+
+        In debug mode there is no host to watch and Ctrl-C is how the developer stops us.
+        """
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            debug = self.config.debug
+            signal.signal(signal.SIGINT, (lambda s, f: stop()) if debug else signal.SIG_IGN)
             signal.signal(signal.SIGTERM, lambda signum, frame: stop())
+        if self.config.debug:
+            return
 
         def host_gone() -> None:
             _log.info("host process is gone; shutting down")
@@ -131,8 +155,10 @@ class PluginRuntime:
         if self._restore_stdio is not None:
             self._restore_stdio()
             self._restore_stdio = None
-        if self._socket_dir is not None:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
+        if self._own_dir:
+            import shutil
+
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
         elif self.socket_path is not None:
             try:
                 os.unlink(self.socket_path)
@@ -147,12 +173,3 @@ def _fileno(stream: IO[str]) -> int:
         return stream.fileno()
     except (OSError, ValueError, AttributeError):
         return 1
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

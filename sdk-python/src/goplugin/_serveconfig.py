@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +56,8 @@ class ServeConfig:
     client_cert_pem: str | None = None
     multiplex_requested: bool = False
     grpc_options: list[tuple[str, Any]] = field(default_factory=list)
+    #: Debug mode: started by a developer, attached to by hosts (see serve(debug=...)).
+    debug: bool = False
 
 
 def check_magic_cookie(handshake: HandshakeConfig, environ: Mapping[str, str]) -> None:
@@ -83,6 +83,7 @@ def make_serve_config(
     versioned_plugins: Mapping[int, Mapping[str, Any]] | None,
     grpc_options: list[tuple[str, Any]],
     force_tcp: bool,
+    debug: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> ServeConfig:
     env = os.environ if environ is None else environ
@@ -92,6 +93,8 @@ def make_serve_config(
     if not sets:
         raise ValueError("serve() needs plugins or versioned_plugins")
     host_versions, invalid = parse_protocol_versions(env.get(ENV_PROTOCOL_VERSIONS, ""))
+    if debug and not host_versions:
+        host_versions = list(sets)  # no host to ask: offer our newest version
     for item in invalid:
         _log.warning("server sent invalid plugin version %r", item)
     version, agreed = negotiate_plugin_version(host_versions, sets)
@@ -122,6 +125,7 @@ def make_serve_config(
         client_cert_pem=env.get(ENV_CLIENT_CERT) or None,
         multiplex_requested=bool(env.get(ENV_MULTIPLEX_GRPC)),
         grpc_options=grpc_options,
+        debug=debug,
     )
 
 
@@ -133,31 +137,3 @@ def _env_int(env: Mapping[str, str], key: str) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{key} must be an integer, got {value!r}") from None
-
-
-def private_socket_path(config: ServeConfig) -> tuple[str, str | None]:
-    """Where to put the unix socket: (path, directory to remove at exit or None).
-
-    Without a host-chosen directory the socket goes in a fresh 0700 directory, so no other
-    local user can connect to the plaintext socket.
-    """
-    if config.socket_dir:
-        # Go's os.CreateTemp(dir, "plugin") naming; grpcio refuses to bind over a file.
-        while True:
-            path = os.path.join(config.socket_dir, f"plugin{secrets.randbelow(10**10)}")
-            if not os.path.lexists(path):
-                return path, None
-    directory = tempfile.mkdtemp(prefix="plugin")
-    return os.path.join(directory, "plugin.sock"), directory
-
-
-def apply_socket_group(path: str, group: str) -> None:
-    """PLUGIN_UNIX_SOCKET_GROUP: the socket joins that group with mode 0660 (server.go)."""
-    import grp
-
-    try:
-        gid = int(group)
-    except ValueError:
-        gid = grp.getgrnam(group).gr_gid
-    os.chown(path, -1, gid)
-    os.chmod(path, 0o660)

@@ -14,6 +14,7 @@ __all__ = [
     "IncompatibleVersionError",
     "PluginError",
     "PluginExitedError",
+    "ProcessNotFoundError",
     "ProtocolError",
     "StartTimeoutError",
     "UnsupportedProtocolError",
@@ -96,6 +97,10 @@ class PluginExitedError(PluginError):
         self.stderr_tail = tuple(stderr_tail)
         status = "unknown status" if returncode is None else _describe_returncode(returncode)
         super().__init__(f"{message} ({status})")
+
+
+class ProcessNotFoundError(PluginError):
+    """Reattach found no plugin: the pid is gone or nothing listens at the address."""
 
 
 class ChecksumError(PluginError):

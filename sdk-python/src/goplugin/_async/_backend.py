@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc.aio
@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncGuardedChannel",
     "Channel",
+    "ErrorTranslator",
     "Event",
     "Lock",
+    "Queue",
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
@@ -37,10 +39,14 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: What a guarded channel calls when an RPC fails (see _channel.py).
+ErrorTranslator = Callable[[grpc.RpcError], Awaitable[BaseException | None]]
+
 #: Which flavour this backend is (the one thing generated code may need to branch on).
 IS_ASYNC = True
 
 Lock = asyncio.Lock
+Queue = asyncio.Queue
 Event = asyncio.Event
 Channel = grpc.aio.Channel
 Task = asyncio.Task[None]

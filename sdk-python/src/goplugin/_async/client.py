@@ -1,8 +1,9 @@
-"""PluginClient: launch a go-plugin plugin, handshake, connect, dispense, kill.
+"""PluginClient: launch (or reattach to) a go-plugin plugin, handshake, dispense, kill.
 
 This file is the single source of the host lifecycle. ``_sync/client.py`` is generated from
 it by ``scripts/unasync.py`` (``async``/``await`` dropped, asyncio names swapped for thread
-ones through ``_backend``); edit this file, then run ``nox -s codegen``.
+ones through ``_backend``); edit this file, then run ``nox -s codegen``. The wire protocol
+after the handshake lives in ``grpc_client.py`` (and, for net/rpc, ``rpc_client.py``).
 """
 
 from __future__ import annotations
@@ -10,33 +11,37 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import grpc
 
 from .. import _process
 from .._clientconfig import make_config
-from .._handshake import Handshake, HandshakeConfig, Protocol, check_handshake, parse_handshake
-from .._internal import (
-    CONTROLLER_SHUTDOWN,
-    HEALTH_CHECK,
-    HEALTH_SERVICE_NAME,
-    STDIO_STREAM,
-    StdioData,
+from .._handshake import (
+    CORE_PROTOCOL_VERSION,
+    Handshake,
+    HandshakeConfig,
+    Protocol,
+    check_handshake,
+    parse_handshake,
 )
-from ..errors import HandshakeError, PluginError, PluginExitedError, StartTimeoutError
-from ._backend import (
-    AsyncGuardedChannel,
-    Channel,
-    Lock,
-    Task,
-    insecure_channel,
-    start_task,
-    wait_future,
+from .._reattach import ReattachConfig
+from .._sockets import private_socket_dir
+from ..errors import (
+    PluginError,
+    PluginExitedError,
+    ProcessNotFoundError,
+    StartTimeoutError,
 )
+from ._backend import AsyncGuardedChannel, Lock, wait_future
+from .grpc_client import GRPCClient
+
+if TYPE_CHECKING:
+    from .._checksum import SecureConfig
+    from .broker import GRPCBroker
 
 __all__ = ["PluginClient"]
 
@@ -55,15 +60,17 @@ _TRANSPORT_FAILURES = frozenset(
 # moment before the kernel reports the exit.
 _EXIT_GRACE = 1.0
 
+Process = _process.PluginProcess | _process.AttachedProcess
+
 
 class PluginClient:
     """A host's handle on one plugin process (go-plugin's ``plugin.Client``).
 
-    ``start()`` launches the plugin and reads its handshake; ``dispense(name)`` returns the
-    client object of a plugin in the negotiated set; ``kill()`` stops it the way Go does
-    (GRPCController.Shutdown, up to ``kill_timeout`` to exit, then SIGKILL). As a context
-    manager it starts on entry and kills on exit. The plugin is also killed at interpreter exit
-    and when the host gets SIGTERM.
+    ``start()`` launches the plugin and reads its handshake (or, with ``reattach``, connects
+    to a plugin that is already running); ``dispense(name)`` returns the client object of a
+    plugin in the negotiated set; ``kill()`` stops it the way Go does (GRPCController.Shutdown,
+    up to ``kill_timeout`` to exit, then SIGKILL). As a context manager it starts on entry and
+    kills on exit. Launched plugins are also killed at interpreter exit and on SIGTERM.
     """
 
     def __init__(
@@ -73,6 +80,8 @@ class PluginClient:
         handshake: HandshakeConfig,
         plugins: Mapping[str, Any] | None = None,
         versioned_plugins: Mapping[int, Mapping[str, Any]] | None = None,
+        reattach: ReattachConfig | None = None,
+        checksum: SecureConfig | None = None,
         start_timeout: float = 60.0,
         kill_timeout: float = 2.0,
         env: Mapping[str, str] | None = None,
@@ -87,8 +96,10 @@ class PluginClient:
         min_port: int = 10000,
         max_port: int = 25000,
     ) -> None:
-        if cmd is None:
-            raise ValueError("PluginClient needs the plugin command")
+        if (cmd is None) == (reattach is None):
+            raise ValueError("PluginClient needs either the plugin command or reattach=")
+        if reattach is not None and checksum is not None:
+            raise ValueError("only one of checksum and reattach may be set")
         self._config = make_config(
             cmd,
             handshake=handshake,
@@ -108,13 +119,13 @@ class PluginClient:
             min_port=min_port,
             max_port=max_port,
         )
+        self._reattach = reattach
+        self._checksum = checksum
         self._lock = Lock()
-        self._process: _process.PluginProcess | None = None
+        self._process: Process | None = None
         self._handshake: Handshake | None = None
-        self._raw_channel: Channel | None = None
-        self._channel: AsyncGuardedChannel | None = None
-        self._stdio_call: Any = None
-        self._stdio_task: Task | None = None
+        self._conn: GRPCClient | None = None
+        self._socket_dir = ""
         self._killed = False
 
     # -- properties ------------------------------------------------------------------------
@@ -140,15 +151,34 @@ class PluginClient:
         return None if self._handshake is None else self._handshake.protocol
 
     @property
+    def reattach_config(self) -> ReattachConfig | None:
+        """What another host needs to attach to this plugin (None before start)."""
+        hs = self._handshake
+        if hs is None or self._process is None:
+            return None
+        test = self._reattach.test if self._reattach is not None else False
+        return ReattachConfig(
+            hs.protocol, hs.app_version, hs.network, hs.address, self._process.pid, test
+        )
+
+    @property
     def grpc_channel(self) -> AsyncGuardedChannel:
         """A grpcio channel to the plugin; its calls raise PluginExitedError if it dies."""
-        if self._channel is None:
+        return self._grpc().channel
+
+    @property
+    def broker(self) -> GRPCBroker:
+        """The connection's GRPCBroker, for callbacks between host and plugin."""
+        return self._grpc().broker
+
+    def _grpc(self) -> GRPCClient:
+        if self._conn is None:
             raise PluginError("the plugin is not started or does not speak gRPC")
-        return self._channel
+        return self._conn
 
     @property
     def exited(self) -> bool:
-        """True once the plugin process has exited and been reaped."""
+        """True once the plugin process has exited (and, if we started it, been reaped)."""
         return self._process is not None and self._process.exited.done()
 
     @property
@@ -180,37 +210,70 @@ class PluginClient:
                 return
             if self._killed:
                 raise PluginError("this client was killed; create a new PluginClient")
-            config = self._config
-            assert config.cmd is not None
-            socket_dir = tempfile.mkdtemp(prefix="goplugin-")
+            if self._reattach is not None:
+                handshake = self._attach(self._reattach)
+            else:
+                handshake = await self._launch()
             try:
-                proc = _process.spawn(
-                    config.cmd,
-                    env=config.environment(unix_socket_dir=socket_dir),
-                    cwd=config.cwd,
-                    logger=config.logger,
-                    stderr_copy=config.stderr,
-                    cleanup_dir=socket_dir,
-                )
-            except BaseException:
-                shutil.rmtree(socket_dir, ignore_errors=True)
-                raise
-            self._process = proc
-            try:
-                handshake = await self._read_handshake(proc)
                 self._connect(handshake)
             except BaseException:
                 await self._force_kill()
                 raise
             self._handshake = handshake
 
+    async def _launch(self) -> Handshake:
+        config = self._config
+        assert config.cmd is not None
+        cmd = list(config.cmd)
+        if self._checksum is not None:
+            cmd[0] = self._checksum.check(cmd[0])
+        socket_dir = private_socket_dir("goplugin-")
+        self._socket_dir = socket_dir
+        try:
+            proc = _process.spawn(
+                cmd,
+                env=config.environment(unix_socket_dir=socket_dir),
+                cwd=config.cwd,
+                logger=config.logger,
+                stderr_copy=config.stderr,
+                cleanup_dir=socket_dir,
+            )
+        except BaseException:
+            shutil.rmtree(socket_dir, ignore_errors=True)
+            raise
+        self._process = proc
+        try:
+            return await self._read_handshake(proc)
+        except BaseException as exc:
+            await self._force_kill()
+            if isinstance(exc, PluginError):
+                # Now that the process is gone its stderr is complete: the reason is in there.
+                exc.stderr_tail = tuple(proc.stderr_tail())
+            raise
+
+    def _attach(self, reattach: ReattachConfig) -> Handshake:
+        """go-plugin's default ReattachFunc: the pid must exist and the address must answer."""
+        try:
+            if reattach.pid > 0:
+                self._process = _process.attach(reattach.pid)
+            _probe(reattach.network, reattach.address)
+        except OSError as exc:
+            raise ProcessNotFoundError(
+                f"Reattachment process not found: pid {reattach.pid} at "
+                f"{reattach.network}:{reattach.address} ({exc})"
+            ) from exc
+        self._socket_dir = private_socket_dir("goplugin-")
+        version = reattach.protocol_version or max(self._config.plugin_sets)
+        return Handshake(
+            CORE_PROTOCOL_VERSION, version, reattach.network, reattach.address, reattach.protocol
+        )
+
     async def _read_handshake(self, proc: _process.PluginProcess) -> Handshake:
         timeout = self._config.start_timeout
         try:
             line = await wait_future(proc.handshake_line, timeout)
         except TimeoutError:
-            await self._force_kill()
-            raise StartTimeoutError(timeout, stderr_tail=proc.stderr_tail()) from None
+            raise StartTimeoutError(timeout) from None
         except _process.StdoutClosed:
             try:
                 returncode: int | None = await wait_future(proc.exited, timeout)
@@ -218,21 +281,13 @@ class PluginClient:
             except TimeoutError:
                 returncode = None
                 message = "plugin closed its stdout without writing a handshake line"
-            await self._force_kill()
-            raise PluginExitedError(
-                message, returncode=returncode, stderr_tail=proc.stderr_tail()
-            ) from None
-        try:
-            handshake = parse_handshake(line)
-            check_handshake(
-                handshake,
-                host_versions=self._config.plugin_sets,
-                allowed_protocols=self._config.allowed_protocols,
-            )
-        except HandshakeError as exc:
-            await self._force_kill()
-            exc.stderr_tail = tuple(proc.stderr_tail())
-            raise
+            raise PluginExitedError(message, returncode=returncode) from None
+        handshake = parse_handshake(line)
+        check_handshake(
+            handshake,
+            host_versions=self._config.plugin_sets,
+            allowed_protocols=self._config.allowed_protocols,
+        )
         _log.debug(
             "plugin %s (pid %d) handshake: %s", self._config.cmd, proc.pid, handshake.format()
         )
@@ -241,35 +296,14 @@ class PluginClient:
     def _connect(self, handshake: Handshake) -> None:
         if handshake.protocol is not Protocol.GRPC:
             raise PluginError("net/rpc plugins are not supported yet")
-        target = ("unix:" if handshake.network == "unix" else "") + handshake.address
-        raw = insecure_channel(target, options=self._config.channel_options())
-        self._raw_channel = raw
-        self._channel = AsyncGuardedChannel(raw, self._translate_error)
-        # Like Go's host: ask for the plugin's redirected stdout/stderr right away, so a chatty
-        # plugin never blocks on a full buffer.
-        call = raw.unary_stream(STDIO_STREAM, bytes, StdioData.FromString)(b"")
-        self._stdio_call = call
-        self._stdio_task = start_task(self._copy_stdio, call)
-
-    async def _copy_stdio(self, call: Any) -> None:
-        sinks = {
-            StdioData.STDOUT: self._config.sync_stdout,
-            StdioData.STDERR: self._config.sync_stderr,
-        }
-        try:
-            async for data in call:
-                sink = sinks.get(data.channel)
-                if sink is not None:
-                    sink.write(data.data)
-                    sink.flush()
-        except grpc.RpcError as exc:
-            code = exc.code()
-            if code == grpc.StatusCode.UNIMPLEMENTED:
-                _log.debug("plugin does not implement GRPCStdio; its stdio is not forwarded")
-            elif code not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE):
-                _log.warning("plugin stdio stream ended: %s", exc)
-        except Exception:
-            _log.exception("error while copying plugin stdio")
+        self._conn = GRPCClient(
+            handshake,
+            options=self._config.channel_options(),
+            socket_dir=self._socket_dir,
+            translate_error=self._translate_error,
+            sync_stdout=self._config.sync_stdout,
+            sync_stderr=self._config.sync_stderr,
+        )
 
     async def _translate_error(self, exc: grpc.RpcError) -> BaseException | None:
         proc = self._process
@@ -295,68 +329,59 @@ class PluginClient:
             plugin = plugin_set[name]
         except KeyError:
             raise PluginError(f"unknown plugin type: {name}") from None
-        factory = getattr(plugin, "grpc_client", None)
-        if factory is None:
-            raise PluginError(f"plugin {name!r} does not implement grpc_client(broker, channel)")
-        return factory(None, self.grpc_channel)
+        return self._grpc().dispense(name, plugin)
 
     async def ping(self, timeout: float = 5.0) -> None:
         """Check that the plugin is alive and serving (go-plugin's ``Ping``)."""
         await self.start()
-        from grpc_health.v1 import health_pb2
+        await self._grpc().ping(timeout)
 
-        check = self.grpc_channel.unary_unary(
-            HEALTH_CHECK,
-            health_pb2.HealthCheckRequest.SerializeToString,
-            health_pb2.HealthCheckResponse.FromString,
-        )
-        response = await check(
-            health_pb2.HealthCheckRequest(service=HEALTH_SERVICE_NAME), timeout=timeout
-        )
-        if response.status != health_pb2.HealthCheckResponse.SERVING:
-            status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-            raise PluginError(f"plugin health is {status}")
-
-    async def kill(self) -> None:
+    async def kill(self, *, stop_reattached: bool = False) -> None:
         """Stop the plugin: graceful shutdown first, SIGKILL after ``kill_timeout``.
 
-        Idempotent; a no-op before ``start()``. Blocks until the process is reaped.
+        Idempotent; a no-op before ``start()``; returns once the process is gone. A plugin this
+        client reattached to is only disconnected from, since we did not start it, unless
+        ``stop_reattached`` is set (and the plugin is not in test mode).
         """
         async with self._lock:
             self._killed = True
             proc = self._process
-            if proc is None:
+            if self._reattach is not None and (not stop_reattached or self._reattach.test):
+                await self._disconnect(shutdown=False)
                 return
-            if not proc.exited.done() and self._raw_channel is not None:
-                await self._shutdown_gracefully()
-            await self._close_channel()
+            if proc is None:
+                await self._disconnect(shutdown=False)
+                return
+            await self._disconnect(shutdown=not proc.exited.done())
             try:
                 await wait_future(proc.exited, self._config.kill_timeout)
             except TimeoutError:
                 self._config.logger.warning("plugin failed to exit gracefully")
                 await self._force_kill()
 
-    async def _shutdown_gracefully(self) -> None:
-        assert self._raw_channel is not None
-        shutdown = self._raw_channel.unary_unary(CONTROLLER_SHUTDOWN, bytes, bytes)
-        try:
-            await shutdown(b"", timeout=self._config.kill_timeout)
-        except grpc.RpcError as exc:
-            # A Go plugin stops its server before answering; errors here are expected.
-            _log.debug("GRPCController.Shutdown: %s", exc.code())
-
-    async def _close_channel(self) -> None:
-        if self._stdio_call is not None:
-            self._stdio_call.cancel()
-            self._stdio_call = None
-        if self._raw_channel is not None:
-            await self._raw_channel.close()
-            self._raw_channel = None
+    async def _disconnect(self, *, shutdown: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close(shutdown=shutdown, timeout=self._config.kill_timeout)
+        if self._reattach is not None and self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     async def _force_kill(self) -> None:
         proc = self._process
+        await self._disconnect(shutdown=False)
         if proc is None:
             return
         proc.kill()
-        await self._close_channel()
         await wait_future(proc.exited, None)
+
+
+def _probe(network: str, address: str) -> None:
+    """Connect once and hang up: is anything listening there?"""
+    family = socket.AF_UNIX if network == "unix" else socket.AF_INET
+    target: Any = address
+    if network == "tcp":
+        host, _, port = address.rpartition(":")
+        target = (host.strip("[]"), int(port))
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5.0)
+        probe.connect(target)

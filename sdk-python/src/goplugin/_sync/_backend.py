@@ -6,6 +6,7 @@ Nothing here adds an event loop: sync calls go straight to grpcio's sync stack.
 from __future__ import annotations
 
 import concurrent.futures
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Channel",
+    "ErrorTranslator",
     "Event",
     "GuardedChannel",
     "Lock",
+    "Queue",
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
@@ -37,9 +40,12 @@ __all__ = [
 
 T = TypeVar("T")
 
+ErrorTranslator = Callable[[grpc.RpcError], BaseException | None]
+
 IS_ASYNC = False
 
 Lock = threading.Lock
+Queue = queue.Queue
 Event = threading.Event
 Channel = grpc.Channel
 Task = threading.Thread

@@ -17,14 +17,15 @@ from typing import Any
 
 import grpc
 
-from .._clientconfig import MAX_MESSAGE_SIZE
-from .._handshake import HandshakeConfig, Protocol
-from .._internal import StdioData
+from .._handshake import ENV_DEBUG, HandshakeConfig, Protocol
+from .._internal import MAX_MESSAGE_SIZE, ConnInfo, StdioData
+from .._reattach import ReattachConfig
 from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
 from .._serveconfig import check_magic_cookie, make_serve_config
 from .._services import INTERNAL_SERVICES, LazyReflection, ServiceRecorder, health_response
 from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
+from .broker import GRPCBroker
 
 __all__ = ["serve"]
 
@@ -43,37 +44,48 @@ def serve(
     force_tcp: bool = False,
     configure_logging: bool = True,
     log_level: int = logging.DEBUG,
+    debug: bool = False,
 ) -> None:
     """Serve ``plugins`` to the host that launched this process, until it says stop.
 
     Exits the process with status 1 and go-plugin's "This binary is a plugin" message when no
     host launched it (the magic cookie is missing). With ``configure_logging`` the root logger
     writes hclog JSON to stderr, which the host turns into its own log lines.
+
+    ``debug=True`` (or the environment variable GOPLUGIN_DEBUG=1) is for running the plugin by
+    hand, e.g. in a debugger: it prints a reattach config for hosts to attach to
+    (``PluginClient(reattach=...)``, go-plugin's ``ReattachConfig``, Terraform's
+    ``TF_REATTACH_PROVIDERS``), ignores hosts' shutdown requests so it outlives host restarts,
+    and serves until interrupted.
     """
     options: list[tuple[str, Any]] = [
         ("grpc.max_send_message_length", MAX_MESSAGE_SIZE),
         ("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
         *grpc_options,
     ]
-    check_magic_cookie(handshake, os.environ)
+    debug = debug or bool(os.environ.get(ENV_DEBUG))
+    if not debug:
+        check_magic_cookie(handshake, os.environ)
     if configure_logging:
-        install_hclog_logging(log_level)
+        install_hclog_logging(log_level, for_humans=debug)
     config = make_serve_config(
         handshake=handshake,
         plugins=plugins,
         versioned_plugins=versioned_plugins,
         grpc_options=options,
         force_tcp=force_tcp,
+        debug=debug,
     )
     if config.protocol is not Protocol.GRPC:
         raise NotImplementedError("serving net/rpc plugins is not supported yet")
     runtime = PluginRuntime(config)
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
-    _add_internal_services(server, runtime, stop)
+    broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options)
+    _add_internal_services(server, runtime, stop, broker)
     recorder = ServiceRecorder(server)
     for plugin in config.plugins.values():
-        plugin.grpc_server(None, recorder)
+        plugin.grpc_server(broker, recorder)
     server.add_generic_rpc_handlers(
         (LazyReflection([*INTERNAL_SERVICES, *recorder.names], aio=IS_ASYNC),)
     )
@@ -81,16 +93,26 @@ def serve(
         network, address = runtime.bind(server.add_insecure_port)
         server.start()
         runtime.install_stop_triggers(stop.set)
-        runtime.announce(runtime.handshake(network, address))
+        if debug:
+            runtime.announce_debug(
+                ReattachConfig(
+                    config.protocol, config.version, network, address, os.getpid(), test=True
+                )
+            )
+        else:
+            runtime.announce(runtime.handshake(network, address))
         _log.debug("plugin address", extra={"network": network, "address": address})
         stop.wait()
         _log.debug("plugin shutting down")
+        broker.close()
         stop_server(server, _STOP_GRACE)
     finally:
         runtime.cleanup()
 
 
-def _add_internal_services(server: Any, runtime: PluginRuntime, stop: ThreadsafeEvent) -> None:
+def _add_internal_services(
+    server: Any, runtime: PluginRuntime, stop: ThreadsafeEvent, broker: GRPCBroker
+) -> None:
     """Health, GRPCController, GRPCStdio, GRPCBroker: what a Go host expects of any plugin."""
 
     def health_check(request: bytes, context: Any) -> bytes:
@@ -101,20 +123,16 @@ def _add_internal_services(server: Any, runtime: PluginRuntime, stop: Threadsafe
         stop.wait()
 
     def shutdown(request: bytes, context: Any) -> bytes:
-        _log.debug("GRPCController.Shutdown received")
-        stop.set()
+        if runtime.config.debug:
+            _log.info("debug mode: ignoring the host's shutdown request")
+        else:
+            _log.debug("GRPCController.Shutdown received")
+            stop.set()
         return b""
 
     def stream_stdio(request: bytes, context: Any) -> Iterator[StdioData]:
         for channel, data in stdio_chunks(runtime.stdio, context):
             yield StdioData(channel=channel, data=data)  # type: ignore[arg-type]
-
-    def broker_stream(requests: Iterator[bytes], context: Any) -> Iterator[bytes]:
-        # Accept and hold the broker stream; brokered connections are not offered yet.
-        for _ in requests:
-            pass
-        if False:  # pragma: no cover - makes this a generator
-            yield b""  # type: ignore[unreachable]
 
     server.add_registered_method_handlers(
         "grpc.health.v1.Health",
@@ -136,5 +154,11 @@ def _add_internal_services(server: Any, runtime: PluginRuntime, stop: Threadsafe
     )
     server.add_registered_method_handlers(
         "plugin.GRPCBroker",
-        {"StartStream": grpc.stream_stream_rpc_method_handler(broker_stream)},
+        {
+            "StartStream": grpc.stream_stream_rpc_method_handler(
+                broker.serve_stream,
+                request_deserializer=ConnInfo.FromString,
+                response_serializer=ConnInfo.SerializeToString,
+            )
+        },
     )

@@ -1,0 +1,173 @@
+"""GRPCBroker: extra gRPC servers between host and plugin, for callbacks both ways.
+
+Source of truth for both flavours (``_sync/broker.py`` is generated). One broker per
+connection on each side; they talk over ``plugin.GRPCBroker/StartStream`` (the host opens it,
+the plugin serves it). ``accept_and_serve(id, ...)`` runs a gRPC server on a new private socket
+and tells the other side where it is; the other side's ``dial(id)`` waits up to five seconds
+for that address and connects. Ids are per side: the side that accepts picks one with
+``next_id()`` and sends it to the other side inside an application message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+import grpc
+
+from .._brokercore import PENDING_TTL, BrokerState
+from .._internal import BROKER_START_STREAM, ConnInfo
+from .._sockets import unique_socket_path
+from ..errors import PluginError
+from ._backend import (
+    Channel,
+    Queue,
+    Task,
+    insecure_channel,
+    new_server,
+    start_task,
+    stop_server,
+    wait_future,
+)
+
+__all__ = ["GRPCBroker"]
+
+_log = logging.getLogger("goplugin.broker")
+
+ServerSetup = Callable[[Any], object]
+
+
+class GRPCBroker:
+    """go-plugin's ``GRPCBroker``, for one connection."""
+
+    def __init__(
+        self,
+        *,
+        socket_dir: str,
+        grpc_options: list[tuple[str, Any]],
+        wrap_channel: Callable[[Channel], Any] | None = None,
+    ) -> None:
+        self._ids = itertools.count(1)
+        self._state = BrokerState()
+        self._outgoing: Queue[ConnInfo | None] = Queue()
+        self._socket_dir = socket_dir
+        self._options = grpc_options
+        self._wrap_channel = wrap_channel
+        self._servers: list[tuple[Any, str]] = []
+        self._call: Any = None
+        self._reader: Task | None = None
+
+    def next_id(self) -> int:
+        """A new id for ``accept_and_serve`` (1, 2, 3, ... on this side)."""
+        return next(self._ids)
+
+    # -- the stream ------------------------------------------------------------------------
+
+    def open_stream(self, channel: Channel) -> None:
+        """Host side: open StartStream on the plugin connection and keep it for its life."""
+        start = channel.stream_stream(
+            BROKER_START_STREAM, ConnInfo.SerializeToString, ConnInfo.FromString
+        )
+        self._call = start(self._outgoing_messages())
+        self._reader = start_task(self._receive, self._call, self._state)
+
+    async def serve_stream(self, requests: Any, context: Any) -> AsyncIterator[ConnInfo]:
+        """Plugin side: the StartStream handler.
+
+        A plugin in debug mode sees one stream per host that attaches; the newest one wins
+        and the previous one is ended (a Go plugin's broker dies with its first stream).
+        """
+        self._outgoing.put_nowait(None)
+        self._outgoing = Queue()
+        self._state = BrokerState()
+        self._reader = start_task(self._receive, requests, self._state)
+        async for message in self._outgoing_messages():
+            yield message
+
+    async def _outgoing_messages(self) -> AsyncIterator[ConnInfo]:
+        outgoing = self._outgoing
+        while True:
+            message = await outgoing.get()
+            if message is None:
+                return
+            yield message
+
+    async def _receive(self, messages: Any, state: BrokerState) -> None:
+        try:
+            async for message in messages:
+                state.receive(message)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                _log.debug("the plugin does not implement GRPCBroker")
+            elif exc.code() != grpc.StatusCode.CANCELLED:
+                _log.debug("broker stream ended: %s", exc.code())
+        except Exception:
+            _log.exception("broker receive loop failed")
+        finally:
+            state.close(PluginError("the broker stream is closed"))
+
+    def _send(self, message: ConnInfo) -> None:
+        if self._state.closed:
+            raise PluginError("the broker stream is closed")
+        self._outgoing.put_nowait(message)
+
+    # -- brokered connections ----------------------------------------------------------------
+
+    async def accept_and_serve(
+        self, service_id: int, services: ServerSetup | Iterable[ServerSetup]
+    ) -> Any:
+        """Serve gRPC services under ``service_id`` for the other side to ``dial``.
+
+        ``services`` registers the services on the new server: a callable taking the server
+        (e.g. ``lambda s: add_AddHelperServicer_to_server(impl, s)``), a generated plugin's
+        ``grpc_server``-style registration, or several of those. Returns the gRPC server; it is
+        stopped when the broker closes, or earlier with its ``stop()``.
+        """
+        server = new_server(self._options)
+        for setup in [services] if callable(services) else services:
+            setup(server)
+        path = unique_socket_path(self._socket_dir)
+        server.add_insecure_port("unix:" + path)
+        await server.start()
+        self._servers.append((server, path))
+        self._send(ConnInfo(service_id=service_id, network="unix", address=path))
+        return server
+
+    async def dial(self, service_id: int, timeout: float = PENDING_TTL) -> Any:
+        """A channel to the server the other side serves under ``service_id``.
+
+        The caller owns the channel and closes it when done, as with Go's ``Dial``.
+        """
+        pending = self._state.expect(service_id)
+        try:
+            info = await wait_future(pending, timeout)
+        except TimeoutError:
+            self._state.forget(service_id, pending)
+            raise PluginError(
+                f"timeout waiting for connection info for broker id {service_id}"
+            ) from None
+        if info.network == "unix":
+            target = "unix:" + info.address
+        elif info.network == "tcp":
+            target = info.address
+        else:
+            raise PluginError(f"unknown address type: {info.network}:{info.address}")
+        channel = insecure_channel(target, options=self._options)
+        return channel if self._wrap_channel is None else self._wrap_channel(channel)
+
+    async def close(self) -> None:
+        """End the stream and stop the brokered servers."""
+        self._outgoing.put_nowait(None)
+        self._state.close(PluginError("the broker is closed"))
+        if self._call is not None:
+            self._call.cancel()
+        for server, path in self._servers:
+            await stop_server(server, 0)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._servers.clear()
