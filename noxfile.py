@@ -29,6 +29,10 @@ TEST_DEPS = [
     "hypothesis>=6.100",
     "psutil",
     GRPC_TOOLS,
+    # tests/unit/test_codegen_protos.py type-checks generated code.
+    "mypy==2.4.1",
+    "types-protobuf",
+    "types-grpcio",
 ]
 LINT_DEPS = [
     "ruff==0.17.5",
