@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ from _contracts import (
 )
 from gen.kv import kv_goplugin
 from gen.streaming import streaming_goplugin
-from gobuild import go_program
+from gobuild import go_plugin_example, go_program
 
 import goplugin
 import goplugin.aio
@@ -236,3 +237,22 @@ def test_streaming(scenario: str, host: str, plugin: str, scratch: Path) -> None
         assert seen["started"] is True
         assert seen["code"] == "CANCELLED"
         assert seen["plugin_saw_end"] is True
+
+
+@pytest.mark.parametrize("plugin", ["go", "py"])
+def test_go_plugins_own_kv_host_uses_our_generated_plugins(plugin: str, tmp_path: Path) -> None:
+    """proto/kv stays wire-compatible with go-plugin's examples/grpc: its unmodified host runs
+    our generated KV plugins (in that host, a plugin's set name does not matter for gRPC)."""
+    host = str(go_plugin_example("grpc", "grpc"))
+    env = {
+        **os.environ,
+        **PYTHON_ENV,
+        "KV_PROTO": "grpc",
+        "KV_PLUGIN": shlex.join(_plugin_cmd("kv", plugin)),
+    }
+    for args in (["put", "hello", "world"], ["get", "hello"]):
+        proc = subprocess.run(
+            [host, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "world\n"
