@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"goplugin.codegen: {exc}", file=sys.stderr)
         return 2
     for problem in problems:
-        print(("stale: " if args.check else "wrote: ") + problem)
+        print(("stale: " if args.check else "updated: ") + problem)
     return 1 if args.check and problems else 0
 
 
