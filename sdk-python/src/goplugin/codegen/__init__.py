@@ -1,0 +1,20 @@
+"""Code generation from .proto contracts (build time only: the goplugin runtime never imports
+this package, and generated code does not import it either).
+
+One contract gives everything go-plugin otherwise needs written by hand, on both sides:
+
+* Python: protobuf's own message classes (``_pb2.py`` + ``.pyi``, imports made relative) and
+  ``<file>_goplugin.py`` with, per service ``S``, ``SClient``/``AsyncSClient`` (host),
+  ``SServicer``/``AsyncSServicer`` (plugin base classes) and ``SPlugin`` (the GRPCPlugin).
+* Go: protoc-gen-go and protoc-gen-go-grpc output plus ``<file>_goplugin.pb.go`` with the
+  ``S`` interface, ``SPlugin`` (plugin.GRPCPlugin), ``DispenseS`` and the adapters.
+
+Run ``python -m goplugin.codegen --help``. It needs grpcio-tools (``pip install
+goplugin[codegen]``) and, for Go output, protoc-gen-go and protoc-gen-go-grpc.
+"""
+
+from __future__ import annotations
+
+from ._driver import CodegenError, Job, run_job
+
+__all__ = ["CodegenError", "Job", "run_job"]
