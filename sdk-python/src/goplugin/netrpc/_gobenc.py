@@ -108,7 +108,7 @@ class Encoder:
         """Go's EncodeValue: definitions, then one message holding type id and value."""
         if t is None:
             t = self._registry.infer(value)
-        if value is None and t.kind is Kind.PTR:
+        if value is None and t.kind is Kind.PTR and strip_ptr(t).kind is not Kind.INTERFACE:
             raise GobEncodeError(f"gob: cannot encode nil pointer of type {t}")
         self._writers = [out]
         b = bytearray()

@@ -71,6 +71,8 @@ def _bad(v: Any, t: GoType) -> GobEncodeError:
 def _make_op(t: GoType) -> Op:
     if t.kind is Kind.PTR:
         elem_op = op_for(strip_ptr(t))
+        if strip_ptr(t).kind is Kind.INTERFACE:
+            return elem_op  # None: a pointer to a nil interface (Go's new(interface{}))
 
         def op_ptr(enc: Encoder, out: bytearray, v: Any) -> None:
             if v is None:
