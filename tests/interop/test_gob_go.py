@@ -117,15 +117,28 @@ def test_python_to_go(gobvectors: Path) -> None:
     assert verdicts == dict.fromkeys(CASES, "ok")
 
 
-def test_python_stream_to_go_stream(gobvectors: Path) -> None:
-    """Many values on one stream: later values reuse earlier definitions, by id."""
-    enc = gob.Encoder(REGISTRY)
-    stream = b"".join(enc.encode(c.value, c.type) for c in CASES.values())
+def test_go_stream_to_python(gobvectors: Path) -> None:
+    """Every case from one Go encoder: each type defined once, with a busy process's ids."""
+    out = subprocess.run([str(gobvectors), "encode-stream"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    data = bytes.fromhex(out.stdout.strip())
     dec = gob.Decoder(REGISTRY)
-    dec.feed(stream)
+    dec.feed(data)
     for name, case in CASES.items():
         assert dec.next_value(case.type) == case.want, name
     assert dec.buffered == 0
+    assert len(dec.wire_types) > 30
+
+
+def test_python_stream_to_go(gobvectors: Path) -> None:
+    """Every case from one Python encoder: later values reuse earlier definitions, by id."""
+    enc = gob.Encoder(REGISTRY)
+    stream = b"".join(enc.encode(c.value, c.type) for c in CASES.values())
+    out = subprocess.run(
+        [str(gobvectors), "decode-stream"], input=stream.hex(), capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == dict.fromkeys(CASES, "ok")
 
 
 # --- net/rpc ---

@@ -12,9 +12,13 @@
 //	                   process (gob type ids are process-global, so each case runs alone to get
 //	                   the ids a fresh peer would use)
 //	encode-one NAME    hex of one case (used by encode)
+//	encode-stream      hex of all cases, in table order, from one Encoder (one stream: every
+//	                   type defined once, with the ids one process hands out)
 //	decode             reads JSON {case: hex} on stdin, decodes each with a fresh Decoder into the
 //	                   case's Go type and compares with the expected value; prints JSON
 //	                   {case: "ok" | "error: ..."}
+//	decode-stream      reads the hex of one stream holding every case in table order, decodes
+//	                   them with one Decoder; prints JSON {case: "ok" | "error: ..."}
 //	rpc-capture SCEN   runs a net/rpc client here and a net/rpc server in a child process over
 //	                   pipes; prints JSON {c2s, s2c (hex), results}
 //	rpc-server SCEN    serves SCEN's services with net/rpc on stdin/stdout
@@ -352,20 +356,33 @@ func printJSON(v interface{}) {
 
 func encodeOne(name string) string {
 	var buf bytes.Buffer
-	// Encode the value itself, not the pointer to it: a top-level *pointer* to a GobEncoder type
-	// gets an empty type name in Go's type table. Interface cases keep the pointer, which is the
-	// only way to send a value whose static type is an interface.
-	v := reflect.ValueOf(findCase(name).value)
-	if v.Elem().Kind() != reflect.Interface {
-		v = v.Elem()
-	}
-	if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
-		fail("encode %s: %v", name, err)
-	}
+	encodeCase(gob.NewEncoder(&buf), findCase(name))
 	return hex.EncodeToString(buf.Bytes())
 }
 
-func decodeCheck(c gcase, data []byte) (result string) {
+func encodeCase(enc *gob.Encoder, c gcase) {
+	// Encode the value itself, not the pointer to it: a top-level *pointer* to a GobEncoder type
+	// gets an empty type name in Go's type table. Interface cases keep the pointer, which is the
+	// only way to send a value whose static type is an interface.
+	v := reflect.ValueOf(c.value)
+	if v.Elem().Kind() != reflect.Interface {
+		v = v.Elem()
+	}
+	if err := enc.EncodeValue(v); err != nil {
+		fail("encode %s: %v", c.name, err)
+	}
+}
+
+func decodeCheck(c gcase, data []byte) string {
+	r := bytes.NewReader(data)
+	result := decodeNext(c, gob.NewDecoder(r))
+	if result == "ok" && r.Len() != 0 {
+		return fmt.Sprintf("error: %d bytes left over", r.Len())
+	}
+	return result
+}
+
+func decodeNext(c gcase, dec *gob.Decoder) (result string) {
 	defer func() {
 		if r := recover(); r != nil {
 			result = fmt.Sprintf("error: panic: %v", r)
@@ -376,12 +393,8 @@ func decodeCheck(c gcase, data []byte) (result string) {
 		want = c.value
 	}
 	dst := reflect.New(reflect.TypeOf(c.value).Elem())
-	r := bytes.NewReader(data)
-	if err := gob.NewDecoder(r).Decode(dst.Interface()); err != nil {
+	if err := dec.Decode(dst.Interface()); err != nil {
 		return "error: " + err.Error()
-	}
-	if r.Len() != 0 {
-		return fmt.Sprintf("error: %d bytes left over", r.Len())
 	}
 	got := dst.Elem().Interface()
 	if !reflect.DeepEqual(got, reflect.ValueOf(want).Elem().Interface()) {
@@ -619,6 +632,32 @@ func main() {
 		printJSON(out)
 	case "encode-one":
 		fmt.Println(encodeOne(arg()))
+	case "encode-stream":
+		var buf bytes.Buffer
+		enc := gob.NewEncoder(&buf)
+		for _, c := range cases() {
+			encodeCase(enc, c)
+		}
+		fmt.Println(hex.EncodeToString(buf.Bytes()))
+	case "decode-stream":
+		in, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			fail("reading input: %v", err)
+		}
+		data, err := hex.DecodeString(strings.TrimSpace(string(in)))
+		if err != nil {
+			fail("hex: %v", err)
+		}
+		r := bytes.NewReader(data)
+		dec := gob.NewDecoder(r)
+		out := map[string]string{}
+		for _, c := range cases() {
+			out[c.name] = decodeNext(c, dec)
+		}
+		if r.Len() != 0 {
+			out["(end)"] = fmt.Sprintf("error: %d bytes left over", r.Len())
+		}
+		printJSON(out)
 	case "decode":
 		var in map[string]string
 		if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {

@@ -199,6 +199,8 @@ class Decoder:
         return op(r)
 
     def _compile_top(self, tid: int, want: GoType | None) -> tuple[bool, DecOp]:
+        if want is not None and not isinstance(want, GoType):
+            raise TypeError(f"{want!r} is not a Go type description (see goplugin's gob types)")
         if tid > MAX_TYPE_ID or (tid not in BUILTIN_NAMES and tid not in self._wire):
             raise GobError(f"gob: unknown type id {tid} or corrupted data")
         wire = self._wire.get(tid)

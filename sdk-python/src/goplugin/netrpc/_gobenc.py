@@ -14,7 +14,7 @@ from typing import Any
 
 from goplugin.errors import GobEncodeError
 
-from ._gobencops import op_for
+from ._gobencops import payload_op_for
 from ._gobregistry import DEFAULT_REGISTRY, Registry
 from ._gobtypes import (
     Array,
@@ -108,21 +108,16 @@ class Encoder:
         """Go's EncodeValue: definitions, then one message holding type id and value."""
         if t is None:
             t = self._registry.infer(value)
+        elif not isinstance(t, GoType):
+            raise GobEncodeError(f"{t!r} is not a Go type description (see goplugin's gob types)")
         if value is None and t.kind is Kind.PTR and strip_ptr(t).kind is not Kind.INTERFACE:
             raise GobEncodeError(f"gob: cannot encode nil pointer of type {t}")
         self._writers = [out]
         b = bytearray()
         self._send_type_descriptor(out, b, t)
         put_int(b, self._sent[strip_ptr(t)])
-        self._encode_payload(b, value, t)
+        payload_op_for(t)(self, b, value)
         self._write_message(out, b)
-
-    def _encode_payload(self, b: bytearray, value: Any, t: GoType) -> None:
-        """A top-level (or interface-held) value: a struct's fields, or a singleton."""
-        op = op_for(t)
-        if strip_ptr(t).kind is not Kind.STRUCT:
-            b.append(0)  # a singleton is a struct with one field, number 0
-        op(self, b, value)
 
     def _write_message(self, w: bytearray, b: bytearray) -> None:
         if len(b) >= self._limit:
@@ -244,6 +239,6 @@ class Encoder:
         # met inside it are flushed into ``b`` (Go's writer stack).
         self._writers.append(b)
         data = bytearray()
-        self._encode_payload(data, v, t)
+        payload_op_for(t)(self, data, v)
         self._writers.pop()
         self._write_message(b, data)

@@ -31,7 +31,7 @@ from ._gobwire import float_bits, put_int, put_uint
 if TYPE_CHECKING:
     from ._gobenc import Encoder
 
-__all__ = ["op_for"]
+__all__ = ["op_for", "payload_op_for"]
 
 Op = Callable[["Encoder", bytearray, Any], None]
 
@@ -46,6 +46,26 @@ def op_for(t: GoType) -> Op:
     op = _OPS.get(t)
     if op is None:
         op = _compile(t)
+    return op
+
+
+_PAYLOAD_OPS: dict[GoType, Op] = {}
+
+
+def payload_op_for(t: GoType) -> Op:
+    """The op for a top-level (or interface-held) value: a struct, or a singleton (field 0)."""
+    op = _PAYLOAD_OPS.get(t)
+    if op is None:
+        value_op = op_for(t)
+        if strip_ptr(t).kind is Kind.STRUCT:
+            op = value_op
+        else:
+
+            def op(enc: Encoder, out: bytearray, v: Any) -> None:
+                out.append(0)  # a singleton is a struct with one field, number 0
+                value_op(enc, out, v)
+
+        _PAYLOAD_OPS[t] = op
     return op
 
 
@@ -149,6 +169,8 @@ def _struct_op(t: Struct) -> Op:
         base = strip_ptr(f.type)
         falsy = base.kind in _OMIT_FALSY or is_bytes(base) or isinstance(base, Slice)
         plan.append((f.name, f.attr, num, op_for(f.type), falsy))
+    if len(plan) > 127:
+        raise GobEncodeError(f"struct {t} has more than 127 fields; not supported")
     keys = frozenset(f.name for f in t.fields)
     cls = t.cls
 
@@ -156,7 +178,7 @@ def _struct_op(t: Struct) -> Op:
         # Zero fields are left out (Go's rule), so the receiver keeps its own zero values.
         if v is None:
             raise GobEncodeError(f"gob: cannot encode nil pointer of type *{t}")
-        if isinstance(v, Mapping) and not (cls is not None and isinstance(v, cls)):
+        if type(v) is dict or (isinstance(v, Mapping) and not (cls and isinstance(v, cls))):
             if not keys.issuperset(v):
                 extra = ", ".join(sorted(map(str, set(v) - keys)))
                 raise GobEncodeError(f"Go {t} has no field(s) {extra}")
@@ -168,7 +190,7 @@ def _struct_op(t: Struct) -> Op:
             x = v.get(key) if by_key else getattr(v, attr, None)
             if x is None or (falsy and not x):
                 continue
-            put_uint(out, num - last)
+            out.append(num - last)  # fields are numbered in order: a delta below 128 here
             last = num
             fop(enc, out, x)
         out.append(0)

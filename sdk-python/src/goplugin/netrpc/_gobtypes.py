@@ -105,8 +105,32 @@ class GoType:
         return self.go_string
 
 
-@dataclass(frozen=True, slots=True)
-class Basic(GoType):
+class _Structural(GoType):
+    """Types equal by structure (Go's unnamed types, and named ones by name and package).
+
+    They key the encoders' and decoders' caches on every value sent, so the hash is computed
+    once (a dataclass's would rehash every field, enums included, on each lookup).
+    """
+
+    __slots__ = ("_hash",)
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self.__dataclass_fields__])  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (type(other) is type(self) and self._key() == other._key())  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash  # type: ignore[attr-defined,no-any-return]
+        except AttributeError:
+            h = hash((type(self), self._key()))
+            object.__setattr__(self, "_hash", h)
+            return h
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Basic(_Structural):
     """bool, the integer, float and complex types, string; or a type defined on one of them."""
 
     kind: Kind
@@ -119,8 +143,8 @@ class Basic(GoType):
         return _qualified(self.pkg, self.name)
 
 
-@dataclass(frozen=True, slots=True)
-class Interface(GoType):
+@dataclass(frozen=True, slots=True, eq=False)
+class Interface(_Structural):
     """An interface type; unnamed means ``interface {}`` (``any``)."""
 
     name: str = ""
@@ -132,8 +156,8 @@ class Interface(GoType):
         return _qualified(self.pkg, self.name) if self.name else "interface {}"
 
 
-@dataclass(frozen=True, slots=True)
-class Slice(GoType):
+@dataclass(frozen=True, slots=True, eq=False)
+class Slice(_Structural):
     """``[]elem``. A slice of a uint8 type is gob's ``bytes`` (Python :class:`bytes`)."""
 
     elem: GoType
@@ -146,8 +170,8 @@ class Slice(GoType):
         return _qualified(self.pkg, self.name) if self.name else "[]" + self.elem.go_string
 
 
-@dataclass(frozen=True, slots=True)
-class Array(GoType):
+@dataclass(frozen=True, slots=True, eq=False)
+class Array(_Structural):
     """``[length]elem``; Python lists (or tuples) of exactly ``length`` items."""
 
     elem: GoType
@@ -167,8 +191,8 @@ class Array(GoType):
         return f"[{self.length}]{self.elem.go_string}"
 
 
-@dataclass(frozen=True, slots=True)
-class Map(GoType):
+@dataclass(frozen=True, slots=True, eq=False)
+class Map(_Structural):
     """``map[key]elem``; Python dicts. ``None`` is a nil map (omitted in structs)."""
 
     key: GoType
@@ -184,8 +208,8 @@ class Map(GoType):
         return f"map[{self.key.go_string}]{self.elem.go_string}"
 
 
-@dataclass(frozen=True, slots=True)
-class Ptr(GoType):
+@dataclass(frozen=True, slots=True, eq=False)
+class Ptr(_Structural):
     """``*elem``. gob flattens pointers: the value is elem's, ``None`` is nil."""
 
     elem: GoType
@@ -198,8 +222,8 @@ class Ptr(GoType):
         return "*" + self.elem.go_string
 
 
-@dataclass(frozen=True, slots=True)
-class Marshaler(GoType):
+@dataclass(frozen=True, slots=True, eq=False)
+class Marshaler(_Structural):
     """A named type that marshals itself (GobEncoder, BinaryMarshaler, TextMarshaler).
 
     gob sends such values as opaque bytes produced by the Go method, so the Python value is the
@@ -269,6 +293,8 @@ class Struct(GoType):
                 f = Field(spec[0], spec[1], spec[0])
             else:
                 f = Field(spec[0], spec[1], spec[2])
+            if not isinstance(f.type, GoType):
+                raise GobEncodeError(f"field {f.name!r}: {f.type!r} is not a Go type description")
             if not f.name[:1].isupper():
                 raise GobEncodeError(f"gob only sends exported fields; {f.name!r} is not")
             if f.name in seen:

@@ -87,9 +87,18 @@ class Call:
     error: str = ""
 
 
+_POINTERS: dict[GoType, GoType] = {}
+
+
 def _pointer_to(t: GoType) -> GoType:
-    # net/rpc decodes into a pointer (new(T)); Go's error messages name that pointer type.
-    return t if isinstance(t, Ptr) else Ptr(t)
+    """net/rpc decodes into new(T); Go's error messages name that pointer type, so do we.
+
+    Memoized: the decoder's caches are keyed by it on every call.
+    """
+    p = _POINTERS.get(t)
+    if p is None:
+        p = _POINTERS[t] = t if isinstance(t, Ptr) else Ptr(t)
+    return p
 
 
 class _Codec:
