@@ -137,6 +137,8 @@ class Decoder:
                         raise GobError("gob: extra data in buffer after type definition")
                 else:
                     self._tracking = []
+                    if want is not None and (tid, want) not in self._tops:
+                        self._check_top(r, tid, want)
                     value = self._decode_top(r, tid, want)
             except NeedMore as more:
                 # The value spans messages not all here: forget what it taught us, start over
@@ -170,6 +172,21 @@ class Decoder:
             self._start = 0
         else:
             self._start = pos
+
+    def _check_top(self, r: Reader, tid: int, want: GoType) -> None:
+        """Compile for ``want``; if the value does not fit, read past it before saying so.
+
+        A value can span several messages (types defined inside interfaces): skipping it
+        whole, as a generic value, keeps the stream in step for the next one.
+        """
+        try:
+            self._compile_top(tid, want)
+        except GobError as mismatch:
+            try:
+                self._decode_top(r, tid, None)
+            except GobError:
+                pass
+            raise mismatch from None
 
     def _recv_type(self, tid: int, r: Reader) -> None:
         if tid < FIRST_USER_ID or tid in self._wire:
@@ -277,7 +294,9 @@ class Decoder:
         try:
             op = self._compile(tid, want, depth + 1)
         except BaseException:
-            del self._ops[key]
+            # Readers compiled meanwhile may hold the placeholder: forget them all.
+            self._ops.clear()
+            self._tops.clear()
             raise
         cell.append(op)
         self._ops[key] = op

@@ -186,6 +186,14 @@ class Encoder:
         if is_bytes(t):
             return _Info(_BYTES_ID)
         info = self._infos[t] = _Info(0)
+        try:
+            self._describe(t, name, info)
+        except BaseException:
+            del self._infos[t]  # half-built (e.g. a struct without fields yet): not cached
+            raise
+        return info
+
+    def _describe(self, t: GoType, name: str, info: _Info) -> None:
         if isinstance(t, Marshaler):
             info.id = self._alloc()
             info.wire = WireType(Kind.MARSHALER, name, info.id, method=t.method)
@@ -214,7 +222,6 @@ class Encoder:
             info.wire = WireType(Kind.MAP, name, info.id, key=key.id, elem=elem.id)
         else:  # pragma: no cover - every GoType kind is handled above
             raise GobEncodeError(f"gob: cannot encode type {t}")
-        return info
 
     # --- interface values (Go's encodeInterface) ---
 

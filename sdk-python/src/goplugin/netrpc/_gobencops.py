@@ -78,7 +78,9 @@ def _compile(t: GoType) -> Op:
     try:
         op = _make_op(t)
     except BaseException:
-        del _OPS[t]
+        # Ops built meanwhile may hold ``late``: drop them all (a cache; failures are rare).
+        _OPS.clear()
+        _PAYLOAD_OPS.clear()
         raise
     _OPS[t] = op
     return op

@@ -118,7 +118,7 @@ class _Structural(GoType):
         return tuple([getattr(self, name) for name in self.__dataclass_fields__])  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        return self is other or (type(other) is type(self) and self._key() == other._key())  # type: ignore[attr-defined]
+        return self is other or (type(other) is type(self) and self._key() == other._key())
 
     def __hash__(self) -> int:
         try:
