@@ -8,6 +8,7 @@ omitted. All of them take a :class:`Reader` positioned at the value.
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,20 @@ from ._gobwire import (
     Reader,
     float_from_bits,
 )
+
+__all__ = [
+    "GENERIC_BUILTIN_OPS",
+    "GENERIC_ZERO",
+    "WIRE_ID_OF_KIND",
+    "DecOp",
+    "array_op",
+    "checked_builtin",
+    "construct",
+    "freeze",
+    "map_op",
+    "slice_op",
+    "zero_plan",
+]
 
 DecOp = Callable[[Reader], Any]
 
@@ -177,6 +192,7 @@ def freeze(v: Any) -> Any:
 
 _ZERO_PLANS: dict[Struct, tuple[dict[str, Any], list[tuple[str, Callable[[], Any]]]]] = {}
 _BUILDING: set[Struct] = set()
+_LOCK = threading.RLock()
 _SCALAR_ZERO = {
     Kind.BOOL: False,
     Kind.INT: 0,
@@ -189,6 +205,14 @@ _SCALAR_ZERO = {
 
 def zero_plan(t: Struct) -> tuple[dict[str, Any], list[tuple[str, Callable[[], Any]]]]:
     """Zero fields of ``t`` (in field order) and factories replacing the mutable ones."""
+    plan = _ZERO_PLANS.get(t)
+    if plan is not None:
+        return plan
+    with _LOCK:  # one builder at a time: _BUILDING detects recursion within one thread
+        return _build_zero_plan(t)
+
+
+def _build_zero_plan(t: Struct) -> tuple[dict[str, Any], list[tuple[str, Callable[[], Any]]]]:
     plan = _ZERO_PLANS.get(t)
     if plan is not None:
         return plan

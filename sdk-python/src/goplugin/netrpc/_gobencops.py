@@ -9,6 +9,7 @@ Go does. Python values are checked against the Go type here, so a value that doe
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,16 +41,19 @@ _OMIT_FALSY = frozenset({Kind.BOOL, Kind.INT, Kind.UINT, Kind.FLOAT, Kind.COMPLE
 _F32 = struct.Struct("<f")
 
 _OPS: dict[GoType, Op] = {}
+_LOCK = threading.RLock()
 
 
 def op_for(t: GoType) -> Op:
     op = _OPS.get(t)
     if op is None:
-        op = _compile(t)
+        with _LOCK:  # encoders in other threads share these ops; build each once
+            op = _OPS.get(t) or _compile(t)
     return op
 
 
 _PAYLOAD_OPS: dict[GoType, Op] = {}
+_LOCK = threading.RLock()
 
 
 def payload_op_for(t: GoType) -> Op:

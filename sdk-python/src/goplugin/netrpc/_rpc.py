@@ -7,7 +7,19 @@ body (the call's argument or reply). When a response carries an error, its body 
 them to calls. The wording of errors is Go's, because Go clients show it to users.
 
 The IO layer feeds received bytes in, pulls events out one at a time (so events before a fatal
-error are never lost), and writes the bytes these objects return.
+error are never lost), and writes the bytes these objects return::
+
+    client = ClientCodec()                       # one per stream (go-plugin: per yamux stream)
+    seq, data = client.request("Dispenser.Dispense", "kv", STRING, UINT32)
+    write(data)
+    client.receive_data(read())
+    while (reply := client.next_reply()) is not None:
+        ...  # reply.seq, reply.value, reply.error (RPCServerError | GobError | None)
+
+    server = ServerCodec(CONTROL_SERVICES)       # {service: {method: Method(arg, reply)}}
+    server.receive_data(read())
+    while (call := server.next_call()) is not None:
+        write(server.respond(call, result) if not call.error else server.respond(call))
 """
 
 from __future__ import annotations
