@@ -10,12 +10,15 @@ from collections.abc import Sequence
 
 __all__ = [
     "ChecksumError",
+    "GobEncodeError",
+    "GobError",
     "HandshakeError",
     "IncompatibleVersionError",
     "PluginError",
     "PluginExitedError",
     "ProcessNotFoundError",
     "ProtocolError",
+    "RPCServerError",
     "StartTimeoutError",
     "UnsupportedProtocolError",
 ]
@@ -109,6 +112,34 @@ class ChecksumError(PluginError):
 
 class ProtocolError(PluginError):
     """The peer broke the wire protocol (a malformed frame, an unexpected message)."""
+
+
+class GobError(ProtocolError):
+    """Received gob data could not be decoded: malformed, too large, or not of the expected type.
+
+    The message follows Go's own wording where Go has one (``gob: ...``), because a Python
+    net/rpc server sends it back to Go clients as the call's error, exactly like Go's server.
+    """
+
+
+class GobEncodeError(PluginError, ValueError):
+    """A Python value does not fit the Go type it is to be sent as, or gob cannot send the type.
+
+    Raised before anything is written: the stream stays usable. Also a :class:`ValueError`,
+    because it is the caller's value (or type description) that is wrong, not the peer.
+    """
+
+
+class RPCServerError(PluginError):
+    """A net/rpc call reached the other side and came back with an error string.
+
+    Go's ``rpc.ServerError``: ``message`` is exactly what the remote method (or its net/rpc
+    server, e.g. ``rpc: can't find method Plugin.Nope``) returned.
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
 
 
 def _describe_returncode(returncode: int) -> str:
