@@ -1,21 +1,30 @@
 """The goplugin demo: Python and go-plugin's own Go examples, talking both ways.
 
-Run with `nox -s demo` (which builds go-plugin's examples from its module, unmodified).
+Run with `nox -s demo`, which builds go-plugin's examples from its module, unmodified, and
+passes their folder here.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gen.counter import counter_goplugin, counter_pb2
+from gen.kv import kv_goplugin, kv_pb2
 
 import goplugin
 
+if TYPE_CHECKING:
+    import grpc
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
 
 
@@ -23,39 +32,61 @@ def banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
 
 
-def kv_stubs(into: Path) -> None:
-    into.mkdir(parents=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{REPO / 'proto'}",
-            f"--python_out={into}",
-            f"--grpc_python_out={into}",
-            str(REPO / "proto/kv/kv.proto"),
-        ],
-        check=True,
-    )
-    sys.path.insert(0, str(into))
-
-
 def python_host_go_plugin(go_examples: Path, workdir: Path) -> None:
     banner("Python host -> go-plugin's examples/grpc plugin-go-grpc (Go, gRPC)")
-    from kv import kv_pb2, kv_pb2_grpc
-
     plugin = go_examples / "grpc" / "plugin-go-grpc"
-    with goplugin.PluginClient([plugin], handshake=HANDSHAKE, cwd=workdir) as client:
-        print(f"handshake: {client.handshake.format() if client.handshake else None}")
-        print(f"pid {client.pid}, protocol {client.protocol}, version {client.negotiated_version}")
-        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-        kv.Put(kv_pb2.PutRequest(key="hello", value=b"world"))
-        print("Put hello=world")
-        value = kv.Get(kv_pb2.GetRequest(key="hello")).value
-        print(f"Get hello -> {value!r}")
-        client.ping()
-        print("Ping: SERVING")
-    print(f"plugin stopped, exit status {client.returncode}")
+    plugins = {"kv": kv_goplugin.KVPlugin()}
+    with goplugin.PluginClient([plugin], handshake=HANDSHAKE, plugins=plugins, cwd=workdir) as c:
+        assert c.handshake is not None
+        print(f"handshake: {c.handshake.format()}")
+        print(f"pid {c.pid}, protocol {c.protocol}, version {c.negotiated_version}")
+        kv: kv_goplugin.KVClient = c.dispense("kv")
+        kv.put(kv_pb2.PutRequest(key="hello", value=b"world"), timeout=5)
+        print("put hello=world")
+        print(f"get hello -> {kv.get(kv_pb2.GetRequest(key='hello'), timeout=5).value!r}")
+        c.ping()
+        print("ping: SERVING")
+    print(f"plugin stopped (GRPCController.Shutdown), exit status {c.returncode}")
+
+
+def go_host_python_plugin(go_examples: Path, workdir: Path) -> None:
+    banner("go-plugin's examples/grpc host (Go) -> Python plugin examples-py/kv_plugin.py")
+    plugin = shlex.join([sys.executable, str(HERE / "kv_plugin.py")])
+    env = {**os.environ, "KV_PROTO": "grpc", "KV_PLUGIN": plugin, "PYTHONPATH": str(HERE)}
+    for args in (["put", "hello", "from-go"], ["get", "hello"]):
+        result = subprocess.run(
+            [str(go_examples / "grpc" / "grpc"), *args],
+            env=env, cwd=workdir, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        print(f"$ grpc {' '.join(args)}  (exit {result.returncode})")
+        for line in result.stdout.splitlines():
+            print(f"  stdout | {line}")
+        for line in result.stderr.splitlines():
+            if "plugin.sh:" in line:  # the Python plugin's log lines, as the Go host logs them
+                print(f"  go log | {line.split(' ', 1)[1]}")
+
+
+class Adder(counter_goplugin.AddHelperServicer):
+    def sum(
+        self, request: counter_pb2.SumRequest, context: grpc.ServicerContext
+    ) -> counter_pb2.SumResponse:
+        print(f"  host callback: Sum({request.a}, {request.b})")
+        return counter_pb2.SumResponse(r=request.a + request.b)
+
+
+def python_host_bidirectional(go_examples: Path, workdir: Path) -> None:
+    banner("Python host serves a callback to go-plugin's examples/bidirectional plugin (broker)")
+    plugin = go_examples / "bidirectional" / "plugin-go-grpc"
+    plugins = {"counter": counter_goplugin.CounterPlugin()}
+    with goplugin.PluginClient([plugin], handshake=HANDSHAKE, plugins=plugins, cwd=workdir) as c:
+        counter: counter_goplugin.CounterClient = c.dispense("counter")
+        for _ in range(2):
+            helper_id = c.broker.next_id()
+            server = c.broker.accept_and_serve(helper_id, counter_goplugin.AddHelperPlugin(Adder()))
+            counter.put(counter_pb2.CounterPutRequest(add_server=helper_id, key="x", value=5))
+            server.stop(None)
+            print("put x += 5")
+        print(f"get x -> {counter.get(counter_pb2.CounterGetRequest(key='x')).value}")
 
 
 def main() -> None:
@@ -73,11 +104,10 @@ def main() -> None:
         stream=sys.stdout,
     )
     logging.getLogger("goplugin.client").setLevel(logging.INFO)
-    with tempfile.TemporaryDirectory() as tmp:
-        kv_stubs(Path(tmp) / "stubs")
-        workdir = Path(tmp) / "work"
-        workdir.mkdir()
-        python_host_go_plugin(args.go_examples, workdir)
+    with tempfile.TemporaryDirectory() as workdir:
+        python_host_go_plugin(args.go_examples, Path(workdir))
+        go_host_python_plugin(args.go_examples, Path(workdir))
+        python_host_bidirectional(args.go_examples, Path(workdir))
 
 
 if __name__ == "__main__":

@@ -9,21 +9,26 @@ go-plugin's own host works with it too::
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 from gen.kv import kv_goplugin, kv_pb2
 
 import goplugin
 
 HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
+log = logging.getLogger("kv")  # goplugin.serve() sends this to the host as hclog lines
 
 
 class Store(kv_goplugin.KVServicer):
     def put(self, request: kv_pb2.PutRequest, context: grpc.ServicerContext) -> kv_pb2.Empty:
+        log.info("storing a value", extra={"key": request.key, "bytes": len(request.value)})
         with open("kv_" + request.key, "wb") as f:
             f.write(request.value)
         return kv_pb2.Empty()
 
     def get(self, request: kv_pb2.GetRequest, context: grpc.ServicerContext) -> kv_pb2.GetResponse:
+        log.debug("reading a value", extra={"key": request.key})
         try:
             with open("kv_" + request.key, "rb") as f:
                 return kv_pb2.GetResponse(value=f.read())

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, overload
 
 import grpc
@@ -27,10 +26,7 @@ __all__ = [
 
 
 def _is_aio(server: object) -> bool:
-    # goplugin.serve() may hand over a wrapper of the server: ask its start(), not its type.
-    return isinstance(server, grpc.aio.Server) or inspect.iscoroutinefunction(
-        getattr(server, "start", None)
-    )
+    return isinstance(server, grpc.aio.Server)
 
 
 def _error(message: str) -> Exception:

@@ -64,7 +64,9 @@ class ClientConfig:
         return options
 
 
-def _normalise_cmd(cmd: Sequence[str] | str | os.PathLike[str] | None) -> list[str] | None:
+def _normalise_cmd(
+    cmd: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None,
+) -> list[str] | None:
     if cmd is None:
         return None
     if isinstance(cmd, str):
@@ -72,14 +74,14 @@ def _normalise_cmd(cmd: Sequence[str] | str | os.PathLike[str] | None) -> list[s
         return [cmd] if os.path.exists(cmd) else shlex.split(cmd)
     if isinstance(cmd, os.PathLike):
         return [os.fspath(cmd)]
-    cmd = [os.fspath(part) for part in cmd]
-    if not cmd:
+    argv = [os.fspath(part) for part in cmd]
+    if not argv:
         raise ValueError("the plugin command is empty")
-    return cmd
+    return argv
 
 
 def make_config(
-    cmd: Sequence[str] | str | os.PathLike[str] | None,
+    cmd: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None,
     *,
     handshake: HandshakeConfig,
     plugins: PluginSet | None,

@@ -29,6 +29,14 @@ __all__ = ["PluginRuntime", "configure_logging"]
 
 _log = logging.getLogger("goplugin.server")
 
+# Once the host is gone, the process ends within this many seconds even if handlers hang.
+_ORPHAN_DEADLINE = 1.5
+
+
+def _exit_now() -> None:
+    logging.shutdown()
+    os._exit(0)
+
 
 def configure_logging(level: int, *, for_humans: bool = False) -> None:
     """Route stdlib logging to the host as hclog JSON on the real stderr.
@@ -149,6 +157,11 @@ class PluginRuntime:
             _log.info("host process is gone; shutting down")
             self.host_gone = True
             stop()
+            # Like a Go plugin, whose process ends when Serve returns whatever its goroutines
+            # are doing: a handler stuck in user code must not keep an orphan alive.
+            timer = threading.Timer(_ORPHAN_DEADLINE, _exit_now)
+            timer.daemon = True
+            timer.start()
 
         self._stop_watch = watch_host(host_gone, stdout_fd=_fileno(self.real_stdout))
 

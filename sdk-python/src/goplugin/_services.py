@@ -8,14 +8,15 @@ calls reflection and only calls health when its application pings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
 
 from ._internal import HEALTH_SERVICE_NAME
 
-__all__ = ["INTERNAL_SERVICES", "LazyReflection", "ServiceRecorder", "health_response"]
+__all__ = ["INTERNAL_SERVICES", "LazyReflection", "health_response", "recording_services"]
 
 INTERNAL_SERVICES = (
     "grpc.health.v1.Health",
@@ -39,32 +40,36 @@ def health_response(request: bytes) -> bytes:
     return bytes(health_pb2.HealthCheckResponse(status=status).SerializeToString())
 
 
-class ServiceRecorder:
-    """Stands in for the gRPC server while plugins register, to learn their service names.
+@contextmanager
+def recording_services(server: Any) -> Iterator[list[str]]:
+    """Learn the names of the services plugins register on ``server`` (reflection needs them
+    and grpcio does not expose them).
 
-    Reflection needs the names and grpcio does not expose them. Everything else is passed
-    through to the real server.
+    The server's two registration methods are shadowed on the instance for the duration, so
+    plugins still get the real ``grpc.Server``/``grpc.aio.Server`` (isinstance checks hold).
     """
+    names: list[str] = []
+    add_generic = server.add_generic_rpc_handlers
+    add_registered = server.add_registered_method_handlers
 
-    def __init__(self, server: Any) -> None:
-        self._server = server
-        self.names: list[str] = []
-
-    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+    def generic(handlers: Sequence[grpc.GenericRpcHandler]) -> None:
         for handler in handlers:
             name = getattr(handler, "service_name", None)
             if callable(name):
-                self.names.append(name())
-        self._server.add_generic_rpc_handlers(handlers)
+                names.append(name())
+        add_generic(handlers)
 
-    def add_registered_method_handlers(
-        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
-    ) -> None:
-        self.names.append(service_name)
-        self._server.add_registered_method_handlers(service_name, method_handlers)
+    def registered(service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]) -> None:
+        names.append(service)
+        add_registered(service, handlers)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._server, name)
+    server.add_generic_rpc_handlers = generic
+    server.add_registered_method_handlers = registered
+    try:
+        yield names
+    finally:
+        del server.add_generic_rpc_handlers
+        del server.add_registered_method_handlers
 
 
 class LazyReflection(grpc.GenericRpcHandler):

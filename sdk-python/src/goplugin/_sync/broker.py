@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 from collections.abc import Iterator, Callable, Iterable
 from typing import Any
 
@@ -39,8 +40,6 @@ __all__ = ["GRPCBroker"]
 
 _log = logging.getLogger("goplugin.broker")
 
-ServerSetup = Callable[[Any], object]
-
 
 class GRPCBroker:
     """go-plugin's ``GRPCBroker``, for one connection."""
@@ -53,6 +52,9 @@ class GRPCBroker:
         wrap_channel: Callable[[Channel], Any] | None = None,
     ) -> None:
         self._ids = itertools.count(1)
+        # Guards swapping the stream against close(), which may run on another thread.
+        self._swap = threading.Lock()
+        self._closed = False
         self._state = BrokerState()
         self._outgoing: Queue[ConnInfo | None] = Queue()
         self._socket_dir = socket_dir
@@ -82,9 +84,12 @@ class GRPCBroker:
         A plugin in debug mode sees one stream per host that attaches; the newest one wins
         and the previous one is ended (a Go plugin's broker dies with its first stream).
         """
-        self._outgoing.put_nowait(None)
-        self._outgoing = Queue()
-        self._state = BrokerState()
+        with self._swap:
+            if self._closed:
+                return  # a host that connects while we stop gets an empty stream
+            self._outgoing.put_nowait(None)
+            self._outgoing = Queue()
+            self._state = BrokerState()
         self._reader = start_task(self._receive, requests, self._state)
         for message in self._outgoing_messages():
             yield message
@@ -118,19 +123,24 @@ class GRPCBroker:
 
     # -- brokered connections ----------------------------------------------------------------
 
-    def accept_and_serve(
-        self, service_id: int, services: ServerSetup | Iterable[ServerSetup]
-    ) -> Any:
+    def accept_and_serve(self, service_id: int, services: Any) -> Any:
         """Serve gRPC services under ``service_id`` for the other side to ``dial``.
 
-        ``services`` registers the services on the new server: a callable taking the server
-        (e.g. ``lambda s: add_AddHelperServicer_to_server(impl, s)``), a generated plugin's
-        ``grpc_server``-style registration, or several of those. Returns the gRPC server; it is
-        stopped when the broker closes, or earlier with its ``stop()``.
+        ``services`` puts the services on the new server: a generated plugin object (e.g.
+        ``AddHelperPlugin(impl)``, anything with ``grpc_server(broker, server)``), a callable
+        taking the server (e.g. ``lambda s: add_AddHelperServicer_to_server(impl, s)``), or a
+        list of those. Returns the gRPC server; it is stopped when the broker closes, or
+        earlier with its ``stop()``.
         """
         server = new_server(self._options)
-        for setup in [services] if callable(services) else services:
-            setup(server)
+        single = callable(services) or hasattr(services, "grpc_server")
+        setups: Iterable[Any] = [services] if single else services
+        for setup in setups:
+            register = getattr(setup, "grpc_server", None)
+            if register is not None:
+                register(self, server)
+            else:
+                setup(server)
         path = unique_socket_path(self._socket_dir)
         server.add_insecure_port("unix:" + path)
         server.start()
@@ -162,7 +172,9 @@ class GRPCBroker:
 
     def close(self) -> None:
         """End the stream and stop the brokered servers."""
-        self._outgoing.put_nowait(None)
+        with self._swap:
+            self._closed = True
+            self._outgoing.put_nowait(None)
         self._state.close(PluginError("the broker is closed"))
         if self._call is not None:
             self._call.cancel()

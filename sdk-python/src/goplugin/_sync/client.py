@@ -77,7 +77,7 @@ class PluginClient:
 
     def __init__(
         self,
-        cmd: Sequence[str] | str | os.PathLike[str] | None = None,
+        cmd: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None = None,
         *,
         handshake: HandshakeConfig,
         plugins: Mapping[str, Any] | None = None,

@@ -23,7 +23,7 @@ from .._reattach import ReattachConfig
 from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
 from .._serveconfig import check_magic_cookie, make_serve_config
-from .._services import INTERNAL_SERVICES, LazyReflection, ServiceRecorder, health_response
+from .._services import INTERNAL_SERVICES, LazyReflection, health_response, recording_services
 from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
 from .broker import GRPCBroker
 
@@ -83,12 +83,10 @@ def serve(
     server = new_server(config.grpc_options)
     broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options)
     _add_internal_services(server, runtime, stop, broker)
-    recorder = ServiceRecorder(server)
-    for plugin in config.plugins.values():
-        plugin.grpc_server(broker, recorder)
-    server.add_generic_rpc_handlers(
-        (LazyReflection([*INTERNAL_SERVICES, *recorder.names], aio=IS_ASYNC),)
-    )
+    with recording_services(server) as names:
+        for plugin in config.plugins.values():
+            plugin.grpc_server(broker, server)
+    server.add_generic_rpc_handlers((LazyReflection([*INTERNAL_SERVICES, *names], aio=IS_ASYNC),))
     try:
         network, address = runtime.bind(server.add_insecure_port)
         server.start()

@@ -44,10 +44,7 @@ _ASYNC_CLIENT_DOC = """\
 _HELPERS = '''
 
 def _is_aio(server: object) -> bool:
-    # goplugin.serve() may hand over a wrapper of the server: ask its start(), not its type.
-    return isinstance(server, grpc.aio.Server) or inspect.iscoroutinefunction(
-        getattr(server, "start", None)
-    )
+    return isinstance(server, grpc.aio.Server)
 
 
 def _error(message: str) -> Exception:
@@ -320,7 +317,6 @@ def render_python(file: ProtoFile, index: TypeIndex, *, strip_prefix: str = "") 
         "",
         "from __future__ import annotations",
         "",
-        "import inspect",
         "from typing import TYPE_CHECKING, Any, overload"
         if uses_streams
         else "from typing import Any, overload",
