@@ -16,6 +16,7 @@ __all__ = [
     "PluginExitedError",
     "ProtocolError",
     "StartTimeoutError",
+    "TLSError",
     "UnsupportedProtocolError",
 ]
 
@@ -100,6 +101,10 @@ class PluginExitedError(PluginError):
 
 class ChecksumError(PluginError):
     """The plugin binary does not match the checksum the host was told to expect."""
+
+
+class TLSError(PluginError):
+    """AutoMTLS failed: a certificate we were given is unusable, or a TLS handshake failed."""
 
 
 class ProtocolError(PluginError):
