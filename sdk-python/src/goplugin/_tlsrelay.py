@@ -154,8 +154,13 @@ class _Link:
                 pass
 
     def _fail(self, exc: BaseException) -> None:
-        if not self.relay.closing:
+        # A TLS-level failure after the handshake (a TLS 1.3 server refusing our certificate
+        # says so only now) explains a failed call; resets and broken pipes are how
+        # connections end, and grpcio already reports those.
+        if isinstance(exc, ssl.SSLError) and not self.relay.closing:
             self.relay.record_error(exc)
+        else:
+            _log.debug("relayed connection ended: %s", exc)
         self.abort()
 
     # The two pumps are the hot path: locals only, no allocation but the ciphertext bytes.

@@ -35,8 +35,8 @@ __all__ = [
 
 def _encode_oid(dotted: str) -> bytes:
     arcs = [int(part) for part in dotted.split(".")]
-    body = bytearray([40 * arcs[0] + arcs[1]])
-    for arc in arcs[2:]:
+    body = bytearray()
+    for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
         chunk = [arc & 0x7F]
         arc >>= 7
         while arc:
@@ -291,13 +291,16 @@ def certificate_curve(der: bytes) -> str:
 
 
 def _dotted(body: bytes) -> str:
-    if not body:
-        return ""
-    arcs = [body[0] // 40, body[0] % 40] if body[0] < 80 else [2, body[0] - 80]
+    """An OID's body as text, for messages about keys we do not know."""
+    values: list[int] = []
     value = 0
-    for byte in body[1:]:
+    for byte in body:
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
-            arcs.append(value)
+            values.append(value)
             value = 0
-    return ".".join(str(a) for a in arcs)
+    if not values:
+        return ""
+    first = values[0]
+    arcs = [first // 40, first % 40] if first < 80 else [2, first - 80]
+    return ".".join(str(a) for a in arcs + values[1:])
