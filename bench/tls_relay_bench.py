@@ -208,6 +208,7 @@ def _grpclib_row(go_bin: str, calls: int, rounds: int) -> Result | None:
         import asyncio
 
         from grpclib.client import Channel  # type: ignore[import-not-found]
+        from grpclib.config import Configuration  # type: ignore[import-not-found]
         from grpclib.const import Cardinality  # type: ignore[import-not-found]
         from grpclib.encoding.base import CodecBase  # type: ignore[import-not-found]
     except ImportError:
@@ -229,7 +230,8 @@ def _grpclib_row(go_bin: str, calls: int, rounds: int) -> Result | None:
     async def run(hs: Handshake) -> None:
         assert hs.server_cert is not None
         ctx = _mtls.mtls_client(identity, hs.server_cert).ssl_context
-        channel = Channel(host="localhost", path=hs.address, ssl=ctx, codec=Raw())
+        config = Configuration(ssl_target_name_override=_mtls.TLS_SERVER_NAME)
+        channel = Channel(path=hs.address, ssl=ctx, codec=Raw(), config=config)
         small, big = _bytes_value(b"x" * 16), _bytes_value(os.urandom(1 << 20))
 
         async def call(payload: bytes) -> bytes:

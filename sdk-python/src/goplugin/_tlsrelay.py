@@ -210,6 +210,7 @@ class _Link:
         # With a buffer, SSLObject.read decrypts into it and returns a count (typeshed
         # only knows the bytes-returning form).
         read_into: Callable[[int, memoryview], int] = self._tls.read  # type: ignore[assignment]
+        pending = self._tls.pending
         lock, send_lock = self._lock, self._send_lock
         want_read = ssl.SSLWantReadError
         try:
@@ -234,8 +235,12 @@ class _Link:
                                     eof = True  # close_notify
                                     break
                                 total += got
+                                # Stop when nothing is left rather than asking once more:
+                                # SSLWantReadError costs more than decrypting a small record.
+                                if not incoming.pending and not pending():
+                                    break
                         except want_read:
-                            pass
+                            pass  # a partial record: the rest comes with the next recv
                         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                             eof = True
                         if outgoing.pending:
