@@ -19,9 +19,15 @@ from typing import Any
 import grpc
 import pytest
 
-from goplugin import _tlsrelay
-from goplugin._mtls import Identity, generate_identity, mtls_client, mtls_server
-from goplugin._tlsrelay import TLSClientRelay, TLSServerRelay, listen_unix
+from goplugin import _tlslink
+from goplugin._mtls import (
+    Identity,
+    generate_identity,
+    grpc_server_credentials,
+    mtls_client,
+    mtls_server,
+)
+from goplugin._tlsrelay import TLSClientRelay, TLSServerRelay, dial, listen_unix
 from goplugin.errors import TLSError
 
 ECHO = "/bench.Echo/Echo"
@@ -203,7 +209,7 @@ def test_stalled_handshake_times_out_and_others_are_served(
     pair: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     client, server, _ = pair
-    monkeypatch.setattr(_tlsrelay, "HANDSHAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(_tlslink, "HANDSHAKE_TIMEOUT", 0.3)
     with socket.socket(socket.AF_UNIX) as silent:
         silent.connect(str(tmp_path / "tls.sock"))
         assert _exchange(client.path, b"still served") == b"still served"
@@ -305,3 +311,44 @@ def test_a_peer_other_than_the_pinned_one_is_cut_off(
         echoed = b""
     assert echoed == b""
     assert isinstance(client.last_error, TLSError)
+
+
+def test_dial_uses_grpcio_tls_between_python_peers(tmp_path: Path) -> None:
+    host, plugin = generate_identity("P-256"), generate_identity("P-384")
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),)
+    )
+    path = str(tmp_path / "native.sock")
+    server.add_secure_port("unix:" + path, grpc_server_credentials(plugin, host.cert_der))
+    server.start()
+    try:
+        way = dial(host, "unix", path, plugin.cert_der)
+        assert way.relay is None and way.credentials is not None
+        with grpc.secure_channel(way.target, way.credentials, way.options) as channel:
+            call: Any = channel.unary_unary(ECHO)
+            assert call(b"native", timeout=10) == b"native"
+        way.close()
+        # The same server refuses a client with another certificate.
+        intruder = dial(generate_identity("P-256"), "unix", path, plugin.cert_der)
+        assert intruder.credentials is not None
+        with (
+            grpc.secure_channel(intruder.target, intruder.credentials, intruder.options) as ch,
+            pytest.raises(grpc.RpcError),
+        ):
+            ch.unary_unary(ECHO)(b"x", timeout=3)
+    finally:
+        server.stop(0)
+
+
+def test_dial_relays_when_a_p521_certificate_is_involved(
+    tmp_path: Path, grpc_backend: str, host: Identity, plugin: Identity
+) -> None:
+    _, server = _grpc_relays(tmp_path, grpc_backend, host, plugin)
+    with server:
+        way = dial(host, "unix", str(tmp_path / "tls.sock"), plugin.cert_der)
+        assert way.relay is not None and way.credentials is None and way.options == []
+        assert _echo(way.target, b"relayed") == b"relayed"
+        way.close()
+    assert not os.path.exists(way.relay.path)

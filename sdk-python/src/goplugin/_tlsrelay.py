@@ -9,12 +9,10 @@ in the same process carries the bytes to and from the TLS peer:
   remote address.
 * :class:`TLSServerRelay` (we accept, e.g. a plugin serving a Go host): TLS connections on a
   listener the caller bound are relayed to grpcio's private unix socket.
+* :func:`dial` picks for a host: grpcio's own TLS when no P-521 is involved (two Python
+  peers), else a started :class:`TLSClientRelay`.
 
-Per connection, two threads each block in a plain ``recv`` (the GIL is released there) and
-take turns on one ``SSLObject`` over memory BIOs under a lock that is never held across
-blocking IO. OpenSSL forbids using one SSL object from two threads at once, and a single
-thread multiplexing both directions would pay a ``poll`` per wake-up; this way a relayed
-message costs one wake-up, one ``recv``, one encryption or decryption and one ``send``.
+Each relay has one accept thread; each connection two threads (``_tlslink.Link``).
 """
 
 from __future__ import annotations
@@ -23,25 +21,29 @@ import logging
 import os
 import shutil
 import socket
-import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from ._mtls import TLS_SERVER_NAME, MTLSContext
+from . import _tlslink
+from ._mtls import (
+    Identity,
+    MTLSContext,
+    grpc_channel_credentials,
+    grpcio_can_handle,
+    mtls_client,
+)
+from ._tlslink import Link
 from .errors import TLSError
 
-__all__ = ["HANDSHAKE_TIMEOUT", "TLSClientRelay", "TLSServerRelay", "listen_unix"]
+if TYPE_CHECKING:
+    import grpc
+
+__all__ = ["TLSClientRelay", "TLSDial", "TLSServerRelay", "dial", "listen_unix"]
 
 _log = logging.getLogger("goplugin.tls")
-
-#: Seconds a TLS handshake (and, client side, the TCP/unix connect) may take.
-HANDSHAKE_TIMEOUT = 10.0
-# One recv is at most this much; a decrypted batch never exceeds what was received plus one
-# partial TLS record (< 17 KiB) left over from before.
-_CHUNK = 256 * 1024
-_PLAIN_ROOM = _CHUNK + 32 * 1024
 
 
 def listen_unix(path: str, backlog: int = 128) -> socket.socket:
@@ -80,187 +82,6 @@ def _tune(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class _Link:
-    """One relayed connection: ``plain`` (grpcio's side) and ``wire`` (the TLS peer's side)."""
-
-    __slots__ = (
-        "_lock",
-        "_send_lock",
-        "_tls",
-        "incoming",
-        "outgoing",
-        "plain",
-        "relay",
-        "wire",
-    )
-
-    def __init__(self, relay: _Relay, plain: socket.socket, wire: socket.socket) -> None:
-        self.relay = relay
-        self.plain = plain
-        self.wire = wire
-        self.incoming = ssl.MemoryBIO()
-        self.outgoing = ssl.MemoryBIO()
-        mtls = relay.mtls
-        self._tls = mtls.ssl_context.wrap_bio(
-            self.incoming,
-            self.outgoing,
-            server_side=mtls.server_side,
-            server_hostname=None if mtls.server_side else TLS_SERVER_NAME,
-        )
-        # _lock guards the SSLObject and its BIOs (never held across blocking IO);
-        # _send_lock keeps the wire's bytes in the order the SSLObject produced them.
-        self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
-
-    def handshake(self) -> None:
-        """Complete the TLS handshake over the blocking wire, then pin the peer."""
-        tls, wire = self._tls, self.wire
-        wire.settimeout(HANDSHAKE_TIMEOUT)
-        while True:
-            try:
-                tls.do_handshake()
-                done = True
-            except ssl.SSLWantReadError:
-                done = False
-            pending = self.outgoing.read()
-            if pending:
-                wire.sendall(pending)
-            if done:
-                break
-            data = wire.recv(_CHUNK)
-            if not data:
-                raise TLSError("the peer closed the connection during the TLS handshake")
-            self.incoming.write(data)
-        wire.settimeout(None)
-        self.relay.mtls.check_peer(tls.getpeercert(binary_form=True))
-
-    def run(self) -> None:
-        """Relay both directions until both end; closes both sockets."""
-        reader = threading.Thread(target=self._wire_to_plain, name="goplugin-tls-in", daemon=True)
-        reader.start()
-        try:
-            self._plain_to_wire()
-        finally:
-            reader.join()
-            self.plain.close()
-            self.wire.close()
-
-    def abort(self) -> None:
-        """Wake both pumps (from another thread): they see EOF or an error and end."""
-        for sock in (self.plain, self.wire):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _fail(self, exc: BaseException) -> None:
-        # A TLS-level failure after the handshake (a TLS 1.3 server refusing our certificate
-        # says so only now) explains a failed call; resets and broken pipes are how
-        # connections end, and grpcio already reports those.
-        if isinstance(exc, ssl.SSLError) and not self.relay.closing:
-            self.relay.record_error(exc)
-        else:
-            _log.debug("relayed connection ended: %s", exc)
-        self.abort()
-
-    # The two pumps are the hot path: locals only, no allocation but the ciphertext bytes.
-
-    def _plain_to_wire(self) -> None:
-        buf = bytearray(_CHUNK)
-        view = memoryview(buf)
-        recv_into, sendall = self.plain.recv_into, self.wire.sendall
-        tls, outgoing, lock, send_lock = self._tls, self.outgoing, self._lock, self._send_lock
-        try:
-            while True:
-                n = recv_into(buf)
-                if not n:
-                    break
-                with lock:
-                    tls.write(view[:n])
-                    data = outgoing.read()
-                    send_lock.acquire()
-                try:
-                    sendall(data)
-                finally:
-                    send_lock.release()
-            # grpcio closed its side: say so in TLS (close_notify), then half-close.
-            with lock:
-                try:
-                    tls.unwrap()
-                except ssl.SSLError:
-                    pass  # want-read: the peer's close_notify has not come yet
-                data = outgoing.read()
-                send_lock.acquire()
-            try:
-                sendall(data)
-            finally:
-                send_lock.release()
-            self.wire.shutdown(socket.SHUT_WR)
-        except (OSError, ValueError) as exc:
-            self._fail(exc)
-
-    def _wire_to_plain(self) -> None:
-        buf = bytearray(_CHUNK)
-        view = memoryview(buf)
-        room = bytearray(_PLAIN_ROOM)
-        out = memoryview(room)
-        capacity = len(room)
-        recv_into, sendall = self.wire.recv_into, self.plain.sendall
-        incoming, outgoing = self.incoming, self.outgoing
-        # With a buffer, SSLObject.read decrypts into it and returns a count (typeshed
-        # only knows the bytes-returning form).
-        read_into: Callable[[int, memoryview], int] = self._tls.read  # type: ignore[assignment]
-        pending = self._tls.pending
-        lock, send_lock = self._lock, self._send_lock
-        want_read = ssl.SSLWantReadError
-        try:
-            eof = False
-            while not eof:
-                n = recv_into(buf)
-                fed = False
-                while True:  # usually once; again only if ``room`` filled up
-                    reply = b""
-                    with lock:
-                        if not fed:
-                            if n:
-                                incoming.write(view[:n])
-                            else:
-                                incoming.write_eof()
-                            fed = True
-                        total = 0
-                        try:
-                            while total < capacity:
-                                got = read_into(capacity - total, out[total:])
-                                if not got:
-                                    eof = True  # close_notify
-                                    break
-                                total += got
-                                # Stop when nothing is left rather than asking once more:
-                                # SSLWantReadError costs more than decrypting a small record.
-                                if not incoming.pending and not pending():
-                                    break
-                        except want_read:
-                            pass  # a partial record: the rest comes with the next recv
-                        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                            eof = True
-                        if outgoing.pending:
-                            # Rare: post-handshake messages that need an answer (KeyUpdate).
-                            reply = outgoing.read()
-                            send_lock.acquire()
-                    if reply:
-                        try:
-                            self.wire.sendall(reply)
-                        finally:
-                            send_lock.release()
-                    if total:
-                        sendall(out[:total])
-                    if eof or total < capacity:
-                        break
-            self.plain.shutdown(socket.SHUT_WR)
-        except (OSError, ValueError) as exc:
-            self._fail(exc)
-
-
 class _Relay:
     """Accept loop, connection bookkeeping and shutdown shared by both relay roles."""
 
@@ -272,7 +93,7 @@ class _Relay:
         self.last_error: BaseException | None = None
         self._listener = listener
         self._name = name
-        self._links: set[_Link] = set()
+        self._links: set[Link] = set()
         self._threads: set[threading.Thread] = set()
         self._guard = threading.Lock()
         self._acceptor = threading.Thread(target=self._accept_loop, name=name, daemon=True)
@@ -304,9 +125,9 @@ class _Relay:
         for link in links:
             link.abort()
         if self._acceptor.ident is not None:
-            self._acceptor.join(HANDSHAKE_TIMEOUT)
+            self._acceptor.join(_tlslink.HANDSHAKE_TIMEOUT)
         for thread in threads:
-            thread.join(HANDSHAKE_TIMEOUT)
+            thread.join(_tlslink.HANDSHAKE_TIMEOUT)
         self._listener.close()
 
     def _wake_acceptor(self) -> None:
@@ -351,7 +172,7 @@ class _Relay:
             thread.start()
 
     def _serve(self, accepted: socket.socket) -> None:
-        link: _Link | None = None
+        link: Link | None = None
         try:
             try:
                 link = self._link(accepted)
@@ -380,10 +201,10 @@ class _Relay:
         self.last_error = exc
         _log.debug("%s: connection refused: %s", self._name, exc)
 
-    def _link(self, accepted: socket.socket) -> _Link:
+    def _link(self, accepted: socket.socket) -> Link:
         raise NotImplementedError
 
-    def _establish(self, link: _Link) -> None:
+    def _establish(self, link: Link) -> None:
         raise NotImplementedError
 
 
@@ -428,10 +249,10 @@ class TLSClientRelay(_Relay):
             except OSError:
                 pass
 
-    def _link(self, accepted: socket.socket) -> _Link:
-        return _Link(self, accepted, _connect(*self._remote, HANDSHAKE_TIMEOUT))
+    def _link(self, accepted: socket.socket) -> Link:
+        return Link(self, accepted, _connect(*self._remote, _tlslink.HANDSHAKE_TIMEOUT))
 
-    def _establish(self, link: _Link) -> None:
+    def _establish(self, link: Link) -> None:
         link.handshake()
 
 
@@ -455,10 +276,45 @@ class TLSServerRelay(_Relay):
         # Someone knocked without the host's certificate: worth a line in the host's log.
         _log.warning("refused a TLS connection: %s", exc)
 
-    def _link(self, accepted: socket.socket) -> _Link:
+    def _link(self, accepted: socket.socket) -> Link:
         _tune(accepted)
-        return _Link(self, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), accepted)
+        return Link(self, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), accepted)
 
-    def _establish(self, link: _Link) -> None:
+    def _establish(self, link: Link) -> None:
         link.handshake()
         link.plain.connect(self.backend)
+
+
+@dataclass
+class TLSDial:
+    """How to reach a peer under AutoMTLS with grpcio: use ``secure_channel(target,
+    credentials, options)`` when ``credentials`` is set, else ``insecure_channel(target,
+    options)``; :meth:`close` after the channel."""
+
+    target: str
+    credentials: grpc.ChannelCredentials | None = None
+    options: list[tuple[str, Any]] = field(default_factory=list)
+    relay: TLSClientRelay | None = None
+
+    def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
+
+
+def dial(
+    identity: Identity,
+    network: str,
+    address: str,
+    peer_der: bytes,
+    *,
+    socket_dir: str | None = None,
+) -> TLSDial:
+    """The cheapest way to a pinned peer: grpcio's own TLS when neither certificate is P-521
+    (a Python peer), else a started :class:`TLSClientRelay` (a Go peer)."""
+    if grpcio_can_handle(identity.cert_der, peer_der):
+        credentials, options = grpc_channel_credentials(identity, peer_der)
+        target = "unix:" + address if network == "unix" else address
+        return TLSDial(target, credentials, options)
+    relay = TLSClientRelay(network, address, mtls_client(identity, peer_der), socket_dir=socket_dir)
+    relay.start()
+    return TLSDial(relay.target, relay=relay)
