@@ -120,7 +120,12 @@ class Link:
         # A TLS-level failure after the handshake (a TLS 1.3 server refusing our certificate
         # says so only now) explains a failed call; resets and broken pipes are how
         # connections end, and grpcio already reports those.
-        if isinstance(exc, ssl.SSLError) and not self.relay.closing:
+        if (
+            isinstance(exc, ssl.SSLError)
+            # After an alert the other pump finds the SSL object shut: that is no news.
+            and not isinstance(exc, (ssl.SSLZeroReturnError, ssl.SSLEOFError))
+            and not self.relay.closing
+        ):
             self.relay.record_error(exc)
         else:
             _log.debug("relayed connection ended: %s", exc)
