@@ -352,3 +352,33 @@ def test_dial_relays_when_a_p521_certificate_is_involved(
         assert _echo(way.target, b"relayed") == b"relayed"
         way.close()
     assert not os.path.exists(way.relay.path)
+
+
+def test_data_sent_with_the_last_handshake_message_is_not_held_back(
+    pair: Any, host: Identity, plugin: Identity, tmp_path: Path
+) -> None:
+    # A TLS 1.3 client may send its Finished and its first records in one write; the
+    # relay must decrypt those without waiting for more bytes that will never come.
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    mtls = mtls_client(host, plugin.cert_der)
+    tls = mtls.ssl_context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(tmp_path / "tls.sock"))
+        sock.settimeout(10)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        tls.write(b"early bird")
+        sock.sendall(outgoing.read())  # Finished and the data, in one segment
+        echoed = b""
+        while len(echoed) < 10:
+            incoming.write(sock.recv(65536))
+            try:
+                echoed += tls.read(100)
+            except ssl.SSLWantReadError:
+                continue
+    assert echoed == b"early bird"

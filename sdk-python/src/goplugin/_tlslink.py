@@ -136,8 +136,8 @@ class Link:
     def _plain_to_wire(self) -> None:
         buf = bytearray(_CHUNK)
         view = memoryview(buf)
-        recv_into, sendall = self.plain.recv_into, self.wire.sendall
-        tls, outgoing, lock, send_lock = self._tls, self.outgoing, self._lock, self._send_lock
+        recv_into = self.plain.recv_into
+        tls, outgoing, lock = self._tls, self.outgoing, self._lock
         try:
             while True:
                 n = recv_into(buf)
@@ -146,11 +146,9 @@ class Link:
                 with lock:
                     tls.write(view[:n])
                     data = outgoing.read()
-                    send_lock.acquire()
-                try:
-                    sendall(data)
-                finally:
-                    send_lock.release()
+                    self._send_lock.acquire()
+                if not self._send_wire(data):
+                    return
             # grpcio closed its side: say so in TLS (close_notify), then half-close.
             with lock:
                 try:
@@ -158,14 +156,27 @@ class Link:
                 except ssl.SSLError:
                     pass  # want-read: the peer's close_notify has not come yet
                 data = outgoing.read()
-                send_lock.acquire()
-            try:
-                sendall(data)
-            finally:
-                send_lock.release()
-            self.wire.shutdown(socket.SHUT_WR)
+                self._send_lock.acquire()
+            if self._send_wire(data):
+                self.wire.shutdown(socket.SHUT_WR)
         except (OSError, ValueError) as exc:
             self._fail(exc)
+
+    def _send_wire(self, data: bytes) -> bool:
+        """Send (holding ``_send_lock``, which this releases); False if the peer is gone.
+
+        A peer that refuses us closes right after its alert: our write may fail before the
+        other pump has read that alert. Stopping here without cutting the connection lets
+        it read the alert, and the reason, instead of a bare broken pipe.
+        """
+        try:
+            self.wire.sendall(data)
+        except OSError as exc:
+            _log.debug("relayed connection: the peer stopped reading: %s", exc)
+            return False
+        finally:
+            self._send_lock.release()
+        return True
 
     def _wire_to_plain(self) -> None:
         buf = bytearray(_CHUNK)
@@ -181,20 +192,21 @@ class Link:
         pending = self._tls.pending
         lock, send_lock = self._lock, self._send_lock
         want_read = ssl.SSLWantReadError
+        # Records that came in with the peer's last handshake message are in the BIO
+        # already: decrypt them before waiting for more, or they would wait with us.
         try:
+            n = -1 if incoming.pending else recv_into(buf)
             eof = False
-            while not eof:
-                n = recv_into(buf)
-                fed = False
+            while True:
                 while True:  # usually once; again only if ``room`` filled up
                     reply = b""
                     with lock:
-                        if not fed:
-                            if n:
-                                incoming.write(view[:n])
-                            else:
-                                incoming.write_eof()
-                            fed = True
+                        if n > 0:
+                            incoming.write(view[:n])
+                        elif n == 0:
+                            incoming.write_eof()
+                            eof = True  # whatever decrypts now is the last of it
+                        n = -1
                         total = 0
                         try:
                             while total < capacity:
@@ -224,6 +236,9 @@ class Link:
                         sendall(out[:total])
                     if eof or total < capacity:
                         break
+                if eof:
+                    break
+                n = recv_into(buf)
             self.plain.shutdown(socket.SHUT_WR)
         except (OSError, ValueError) as exc:
             self._fail(exc)
