@@ -61,6 +61,9 @@ class Link:
         self.relay = relay
         self.plain = plain
         self.wire = wire
+        # Blocking for good, whatever socket.setdefaulttimeout() says: the pumps wait for as
+        # long as the connection lives.
+        plain.settimeout(None)
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()
         mtls = relay.mtls
