@@ -268,17 +268,18 @@ def test_close_ends_threads_closes_sockets_and_removes_the_directory(
     stalled = socket.socket(socket.AF_UNIX)
     stalled.connect(str(tmp_path / "tls.sock"))
     assert len(_relay_threads()) >= 2 + 4 * 2
-    started = time.monotonic()
     client.close()
     server.close()
-    assert time.monotonic() - started < 5
     assert _relay_threads() == []
     for conn in open_conns:
         assert conn.recv(10) == b""
         conn.close()
     stalled.close()
     backend.close()
-    time.sleep(0.1)  # the echo backend's own threads close their ends
+    for _ in range(200):  # the echo backend's own threads close their ends
+        if _fds() <= before:
+            break
+        time.sleep(0.05)
     assert _fds() <= before
     assert not os.path.exists(os.path.dirname(client.path))
     client.close()  # idempotent
