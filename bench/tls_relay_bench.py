@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def serve(mode: str) -> None:
     if relay is not None:
         relay.close()
     server.stop(0)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 # -- scenarios -------------------------------------------------------------------------------
@@ -116,12 +118,22 @@ def _process(argv: list[str], env: dict[str, str]) -> Iterator[Handshake]:
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    address = None
     try:
-        assert proc.stdout is not None
-        yield parse_handshake(proc.stdout.readline())
+        assert proc.stdout is not None and proc.stdin is not None
+        handshake = parse_handshake(proc.stdout.readline())
+        address = handshake.address
+        yield handshake
     finally:
-        proc.kill()
-        proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()  # our Python servers clean up and exit
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # Go plugins wait for their host's Shutdown call
+            proc.wait()
+        if address is not None and os.path.exists(address):
+            os.unlink(address)
 
 
 ChannelFactory = Callable[[], grpc.Channel]

@@ -6,6 +6,7 @@ tests/interop/test_mtls_go.py puts them in front of real Go peers.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import ssl
@@ -198,7 +199,8 @@ def test_server_relay_refuses_a_client_with_another_certificate(
 def test_server_relay_refuses_plaintext_grpc(
     tmp_path: Path, grpc_backend: str, host: Identity, plugin: Identity
 ) -> None:
-    _, server = _grpc_relays(tmp_path, grpc_backend, host, plugin)
+    unused, server = _grpc_relays(tmp_path, grpc_backend, host, plugin)
+    unused.close()
     with server, pytest.raises(grpc.RpcError) as failure:
         _echo("unix:" + str(tmp_path / "tls.sock"), b"x", timeout=3)
     assert failure.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -346,7 +348,8 @@ def test_dial_uses_grpcio_tls_between_python_peers(tmp_path: Path) -> None:
 def test_dial_relays_when_a_p521_certificate_is_involved(
     tmp_path: Path, grpc_backend: str, host: Identity, plugin: Identity
 ) -> None:
-    _, server = _grpc_relays(tmp_path, grpc_backend, host, plugin)
+    unused, server = _grpc_relays(tmp_path, grpc_backend, host, plugin)
+    unused.close()
     with server:
         way = dial(host, "unix", str(tmp_path / "tls.sock"), plugin.cert_der)
         assert way.relay is not None and way.credentials is None and way.options == []
@@ -383,3 +386,13 @@ def test_data_sent_with_the_last_handshake_message_is_not_held_back(
             except ssl.SSLWantReadError:
                 continue
     assert echoed == b"early bird"
+
+
+def test_a_forgotten_relay_leaves_no_directory(host: Identity, plugin: Identity) -> None:
+    relay = TLSClientRelay("unix", "/nowhere", mtls_client(host, plugin.cert_der))
+    directory = os.path.dirname(relay.path)
+    assert os.path.isdir(directory)
+    relay._listener.close()
+    del relay
+    gc.collect()
+    assert not os.path.exists(directory)

@@ -23,6 +23,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,16 @@ def _connect(network: str, address: str, timeout: float) -> socket.socket:
     sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
     _tune(sock)
     return sock
+
+
+def _remove_socket(path: str, directory: str | None) -> None:
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _tune(sock: socket.socket) -> None:
@@ -229,10 +240,19 @@ class TLSClientRelay(_Relay):
         if network not in ("unix", "tcp"):
             raise ValueError(f"unknown network {network!r}")
         self._remote = (network, address)
-        self._own_dir = socket_dir is None
-        self._dir = tempfile.mkdtemp(prefix="goplugin-tls") if socket_dir is None else socket_dir
-        self.path = os.path.join(self._dir, f"relay{os.getpid()}-{id(self):x}.sock")
-        super().__init__(listen_unix(self.path), mtls, "goplugin-tls-client")
+        directory = tempfile.mkdtemp(prefix="goplugin-tls") if socket_dir is None else socket_dir
+        self.path = os.path.join(directory, f"relay{os.getpid()}-{id(self):x}.sock")
+        # Remove the socket (and our directory) on close(), or at the latest when the relay
+        # is collected or the interpreter exits: a forgotten relay leaves nothing in /tmp.
+        self._remove = weakref.finalize(
+            self, _remove_socket, self.path, directory if socket_dir is None else None
+        )
+        try:
+            listener = listen_unix(self.path)
+        except BaseException:
+            self._remove()
+            raise
+        super().__init__(listener, mtls, "goplugin-tls-client")
 
     @property
     def target(self) -> str:
@@ -241,13 +261,7 @@ class TLSClientRelay(_Relay):
 
     def close(self) -> None:
         super().close()
-        if self._own_dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-        else:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        self._remove()
 
     def _link(self, accepted: socket.socket) -> Link:
         return Link(self, accepted, _connect(*self._remote, _tlslink.HANDSHAKE_TIMEOUT))
