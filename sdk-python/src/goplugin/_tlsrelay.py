@@ -26,7 +26,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _tlslink
 from ._mtls import (
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["TLSClientRelay", "TLSDial", "TLSServerRelay", "dial", "listen_unix"]
 
 _log = logging.getLogger("goplugin.tls")
+_R = TypeVar("_R", bound="_Relay")
 
 
 def listen_unix(path: str, backlog: int = 128) -> socket.socket:
@@ -129,14 +130,16 @@ class _Relay:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
         except OSError:
             pass
-        if self._acceptor.is_alive():
-            self._wake_acceptor()
+        if self._acceptor.ident is not None:
+            self._acceptor.join(0.5)
+            if self._acceptor.is_alive():
+                self._wake_acceptor()
+                self._acceptor.join(_tlslink.HANDSHAKE_TIMEOUT)
+        # The acceptor is done: no connection can start behind our back any more.
         with self._guard:
             links, threads = list(self._links), list(self._threads)
         for link in links:
             link.abort()
-        if self._acceptor.ident is not None:
-            self._acceptor.join(_tlslink.HANDSHAKE_TIMEOUT)
         for thread in threads:
             thread.join(_tlslink.HANDSHAKE_TIMEOUT)
         self._listener.close()
@@ -151,7 +154,7 @@ class _Relay:
         except OSError:
             pass
 
-    def __enter__(self) -> _Relay:
+    def __enter__(self: _R) -> _R:
         self.start()
         return self
 
@@ -164,14 +167,18 @@ class _Relay:
         self.close()
 
     def _accept_loop(self) -> None:
-        stopping = self._stopping.is_set
+        stopping, stopping_wait = self._stopping.is_set, self._stopping.wait
         while not stopping():
             try:
                 sock, _ = self._listener.accept()
-            except OSError:
+            except OSError as exc:
                 if stopping():
                     return
-                continue  # e.g. ECONNABORTED: that client is gone, keep serving
+                # ECONNABORTED: that client is gone; EMFILE: wait for descriptors to free up
+                # rather than spin. Either way keep serving.
+                _log.debug("%s: accept failed: %s", self._name, exc)
+                stopping_wait(0.05)
+                continue
             if stopping():
                 sock.close()
                 return
