@@ -247,7 +247,7 @@ class TLSClientRelay(_Relay):
         if network not in ("unix", "tcp"):
             raise ValueError(f"unknown network {network!r}")
         self._remote = (network, address)
-        directory = tempfile.mkdtemp(prefix="goplugin-tls") if socket_dir is None else socket_dir
+        directory = tempfile.mkdtemp(prefix="goplugin_tls") if socket_dir is None else socket_dir
         self.path = os.path.join(directory, f"relay{os.getpid()}-{id(self):x}.sock")
         # Remove the socket (and our directory) on close(), or at the latest when the relay
         # is collected or the interpreter exits: a forgotten relay leaves nothing in /tmp.
