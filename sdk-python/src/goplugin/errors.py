@@ -20,6 +20,7 @@ __all__ = [
     "ProtocolError",
     "RPCServerError",
     "StartTimeoutError",
+    "TLSError",
     "UnsupportedProtocolError",
 ]
 
@@ -108,6 +109,10 @@ class ProcessNotFoundError(PluginError):
 
 class ChecksumError(PluginError):
     """The plugin binary does not match the checksum the host was told to expect."""
+
+
+class TLSError(PluginError):
+    """AutoMTLS failed: a certificate we were given is unusable, or a TLS handshake failed."""
 
 
 class ProtocolError(PluginError):
