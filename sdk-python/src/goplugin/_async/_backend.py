@@ -17,6 +17,7 @@ from .._channel import AsyncGuardedChannel
 
 if TYPE_CHECKING:
     from .._stdio import StdioBuffer
+    from .._transport import Endpoint
 
 __all__ = [
     "AsyncGuardedChannel",
@@ -29,6 +30,7 @@ __all__ = [
     "ThreadsafeEvent",
     "insecure_channel",
     "new_server",
+    "open_channel",
     "secure_channel",
     "sleep",
     "start_task",
@@ -68,6 +70,15 @@ async def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) 
 def start_task(fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> asyncio.Task[None]:
     """Run ``fn`` in the background (a task here, a daemon thread in the sync flavour)."""
     return asyncio.get_running_loop().create_task(fn(*args))
+
+
+def open_channel(endpoint: Endpoint, options: list[tuple[str, Any]]) -> Channel:
+    """A channel to a peer as _transport.dial found it (plaintext, grpcio TLS or a relay)."""
+    if endpoint.credentials is not None:
+        return grpc.aio.secure_channel(
+            endpoint.target, endpoint.credentials, options=[*options, *endpoint.options]
+        )
+    return grpc.aio.insecure_channel(endpoint.target, options=options)
 
 
 # -- plugin side -----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -21,14 +20,14 @@ import grpc
 
 from .._brokercore import PENDING_TTL, BrokerState
 from .._internal import BROKER_START_STREAM, ConnInfo
-from .._sockets import unique_socket_path
+from .._transport import Endpoint, Listener, TLSPair, dial, listen
 from ..errors import PluginError
 from ._backend import (
     Channel,
     Queue,
     Task,
-    insecure_channel,
     new_server,
+    open_channel,
     start_task,
     stop_server,
     wait_future,
@@ -47,6 +46,7 @@ class GRPCBroker:
         *,
         socket_dir: str,
         grpc_options: list[tuple[str, Any]],
+        tls: TLSPair | None = None,
         wrap_channel: Callable[[Channel], Any] | None = None,
     ) -> None:
         self._ids = itertools.count(1)
@@ -58,7 +58,9 @@ class GRPCBroker:
         self._socket_dir = socket_dir
         self._options = grpc_options
         self._wrap_channel = wrap_channel
-        self._servers: list[tuple[Any, str]] = []
+        self._tls = tls
+        self._servers: list[tuple[Any, Listener]] = []
+        self._endpoints: list[Endpoint] = []
         self._call: Any = None
         self._reader: Task | None = None
 
@@ -139,11 +141,12 @@ class GRPCBroker:
                 register(self, server)
             else:
                 setup(server)
-        path = unique_socket_path(self._socket_dir)
-        server.add_insecure_port("unix:" + path)
+        listener = listen(server, network="unix", socket_dir=self._socket_dir, tls=self._tls)
         await server.start()
-        self._servers.append((server, path))
-        self._send(ConnInfo(service_id=service_id, network="unix", address=path))
+        self._servers.append((server, listener))
+        self._send(
+            ConnInfo(service_id=service_id, network=listener.network, address=listener.address)
+        )
         return server
 
     async def dial(self, service_id: int, timeout: float = PENDING_TTL) -> Any:
@@ -159,13 +162,11 @@ class GRPCBroker:
             raise PluginError(
                 f"timeout waiting for connection info for broker id {service_id}"
             ) from None
-        if info.network == "unix":
-            target = "unix:" + info.address
-        elif info.network == "tcp":
-            target = info.address
-        else:
+        if info.network not in ("unix", "tcp"):
             raise PluginError(f"unknown address type: {info.network}:{info.address}")
-        channel = insecure_channel(target, options=self._options)
+        endpoint = dial(info.network, info.address, self._tls, socket_dir=self._socket_dir)
+        self._endpoints.append(endpoint)
+        channel = open_channel(endpoint, self._options)
         return channel if self._wrap_channel is None else self._wrap_channel(channel)
 
     async def close(self) -> None:
@@ -176,10 +177,10 @@ class GRPCBroker:
         self._state.close(PluginError("the broker is closed"))
         if self._call is not None:
             self._call.cancel()
-        for server, path in self._servers:
+        for server, listener in self._servers:
             await stop_server(server, 0)
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            listener.close()
         self._servers.clear()
+        for endpoint in self._endpoints:
+            endpoint.close()
+        self._endpoints.clear()

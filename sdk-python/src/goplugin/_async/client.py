@@ -30,17 +30,20 @@ from .._handshake import (
 )
 from .._reattach import ReattachConfig
 from .._sockets import private_socket_dir
+from .._transport import TLSPair
 from ..errors import (
     PluginError,
     PluginExitedError,
     ProcessNotFoundError,
     StartTimeoutError,
+    TLSError,
 )
 from ._backend import AsyncGuardedChannel, Lock, wait_future
 from .grpc_client import GRPCClient
 
 if TYPE_CHECKING:
     from .._checksum import SecureConfig
+    from .._mtls import Identity
     from .broker import GRPCBroker
 
 __all__ = ["PluginClient"]
@@ -82,6 +85,7 @@ class PluginClient:
         versioned_plugins: Mapping[int, Mapping[str, Any]] | None = None,
         reattach: ReattachConfig | None = None,
         checksum: SecureConfig | None = None,
+        auto_mtls: bool | None = None,
         start_timeout: float = 60.0,
         kill_timeout: float = 2.0,
         env: Mapping[str, str] | None = None,
@@ -121,6 +125,10 @@ class PluginClient:
         )
         self._reattach = reattach
         self._checksum = checksum
+        # Go's AutoMTLS. By default on where plugins listen on TCP (Windows), where other local
+        # users could connect; on unix sockets the private 0700 directory keeps them out.
+        self._auto_mtls = (os.name == "nt") if auto_mtls is None else auto_mtls
+        self._tls: TLSPair | None = None
         self._lock = Lock()
         self._process: Process | None = None
         self._handshake: Handshake | None = None
@@ -227,12 +235,20 @@ class PluginClient:
         cmd = list(config.cmd)
         if self._checksum is not None:
             cmd[0] = self._checksum.check(cmd[0])
+        identity = None
+        if self._auto_mtls:
+            from .._mtls import generate_identity
+
+            identity = generate_identity()
         socket_dir = private_socket_dir("goplugin-")
         self._socket_dir = socket_dir
         try:
             proc = _process.spawn(
                 cmd,
-                env=config.environment(unix_socket_dir=socket_dir),
+                env=config.environment(
+                    unix_socket_dir=socket_dir,
+                    client_cert_pem=None if identity is None else identity.cert_pem.decode(),
+                ),
                 cwd=config.cwd,
                 logger=config.logger,
                 stderr_copy=config.stderr,
@@ -243,7 +259,9 @@ class PluginClient:
             raise
         self._process = proc
         try:
-            return await self._read_handshake(proc)
+            handshake = await self._read_handshake(proc)
+            self._tls = _pin_plugin(identity, handshake)
+            return handshake
         except BaseException as exc:
             await self._force_kill()
             if isinstance(exc, PluginError):
@@ -301,6 +319,7 @@ class PluginClient:
             options=self._config.channel_options(),
             socket_dir=self._socket_dir,
             translate_error=self._translate_error,
+            tls=self._tls,
             sync_stdout=self._config.sync_stdout,
             sync_stderr=self._config.sync_stderr,
         )
@@ -373,6 +392,23 @@ class PluginClient:
             return
         proc.kill()
         await wait_future(proc.exited, None)
+
+
+def _pin_plugin(identity: Identity | None, handshake: Handshake) -> TLSPair | None:
+    """AutoMTLS: trust exactly the certificate the plugin announced (go-plugin's client.go)."""
+    if identity is None:
+        if handshake.server_cert is not None:
+            raise TLSError(
+                "the plugin announced a TLS certificate but this host has no TLS configured; "
+                "pass auto_mtls=True"
+            )
+        return None
+    if handshake.server_cert is None:
+        raise TLSError(
+            "the plugin did not announce a TLS certificate although the host sent "
+            "PLUGIN_CLIENT_CERT (AutoMTLS); it is too old or does not support TLS"
+        )
+    return TLSPair(identity, handshake.server_cert)
 
 
 def _probe(network: str, address: str) -> None:

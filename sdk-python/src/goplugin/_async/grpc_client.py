@@ -24,13 +24,14 @@ from ._backend import (
     AsyncGuardedChannel,
     Channel,
     ErrorTranslator,
-    insecure_channel,
+    open_channel,
     start_task,
 )
 from .broker import GRPCBroker
 
 if TYPE_CHECKING:
     from .._handshake import Handshake
+from .._transport import TLSPair, dial
 
 __all__ = ["GRPCClient"]
 
@@ -47,15 +48,17 @@ class GRPCClient:
         options: list[tuple[str, Any]],
         socket_dir: str,
         translate_error: ErrorTranslator,
+        tls: TLSPair | None,
         sync_stdout: IO[bytes] | None,
         sync_stderr: IO[bytes] | None,
     ) -> None:
-        target = ("unix:" if handshake.network == "unix" else "") + handshake.address
-        self._raw: Channel | None = insecure_channel(target, options=options)
+        self._endpoint = dial(handshake.network, handshake.address, tls, socket_dir=socket_dir)
+        self._raw: Channel | None = open_channel(self._endpoint, options)
         self.channel = AsyncGuardedChannel(self._raw, translate_error)
         self.broker = GRPCBroker(
             socket_dir=socket_dir,
             grpc_options=options,
+            tls=tls,
             wrap_channel=lambda channel: AsyncGuardedChannel(channel, translate_error),
         )
         self.broker.open_stream(self._raw)
@@ -121,3 +124,4 @@ class GRPCClient:
                 _log.debug("GRPCController.Shutdown: %s", exc.code())
         self._stdio_call.cancel()
         await raw.close()
+        self._endpoint.close()

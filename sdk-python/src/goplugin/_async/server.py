@@ -22,6 +22,7 @@ from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
 from .._serveconfig import check_magic_cookie, make_serve_config
 from .._services import INTERNAL_SERVICES, LazyReflection, health_response, recording_services
+from .._transport import TLSPair
 from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
 from .broker import GRPCBroker
 
@@ -77,16 +78,18 @@ async def serve(
     if config.protocol is not Protocol.GRPC:
         raise NotImplementedError("serving net/rpc plugins is not supported yet")
     runtime = PluginRuntime(config)
+    tls = _tls_for_host(config.client_cert_pem)
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
-    broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options)
+    broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options, tls=tls)
     _add_internal_services(server, runtime, stop, broker)
     with recording_services(server) as names:
         for plugin in config.plugins.values():
             plugin.grpc_server(broker, server)
     server.add_generic_rpc_handlers((LazyReflection([*INTERNAL_SERVICES, *names], aio=IS_ASYNC),))
     try:
-        network, address = runtime.bind(server.add_insecure_port)
+        listener = runtime.listen(server, tls)
+        network, address = listener.network, listener.address
         await server.start()
         runtime.install_stop_triggers(stop.set)
         if debug:
@@ -96,7 +99,8 @@ async def serve(
                 )
             )
         else:
-            runtime.announce(runtime.handshake(network, address))
+            cert = None if tls is None else tls.identity.cert_der
+            runtime.announce(runtime.handshake(network, address, server_cert=cert))
         _log.debug("plugin address", extra={"network": network, "address": address})
         await stop.wait()
         _log.debug("plugin shutting down")
@@ -104,6 +108,15 @@ async def serve(
         await stop_server(server, 0 if runtime.host_gone else _STOP_GRACE)
     finally:
         runtime.cleanup()
+
+
+def _tls_for_host(client_cert_pem: str | None) -> TLSPair | None:
+    """AutoMTLS: a host that sends PLUGIN_CLIENT_CERT gets TLS, always (as from Go plugins)."""
+    if not client_cert_pem:
+        return None
+    from .._mtls import generate_identity, pem_to_der
+
+    return TLSPair(generate_identity(), pem_to_der(client_cert_pem))
 
 
 def _add_internal_services(

@@ -18,6 +18,7 @@ from .._channel import GuardedChannel
 
 if TYPE_CHECKING:
     from .._stdio import StdioBuffer
+    from .._transport import Endpoint
 
 __all__ = [
     "Channel",
@@ -30,6 +31,7 @@ __all__ = [
     "ThreadsafeEvent",
     "insecure_channel",
     "new_server",
+    "open_channel",
     "secure_channel",
     "sleep",
     "start_task",
@@ -65,6 +67,15 @@ def start_task(fn: Callable[..., None], *args: Any) -> threading.Thread:
     thread = threading.Thread(target=fn, args=args, daemon=True, name=f"goplugin-{fn.__name__}")
     thread.start()
     return thread
+
+
+def open_channel(endpoint: Endpoint, options: list[tuple[str, Any]]) -> Channel:
+    """A channel to a peer as _transport.dial found it (plaintext, grpcio TLS or a relay)."""
+    if endpoint.credentials is not None:
+        return grpc.secure_channel(
+            endpoint.target, endpoint.credentials, options=[*options, *endpoint.options]
+        )
+    return grpc.insecure_channel(endpoint.target, options=options)
 
 
 # -- plugin side -----------------------------------------------------------------------------
