@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ChecksumError",
+    "ConnectionClosedError",
     "HandshakeError",
     "IncompatibleVersionError",
     "PluginError",
@@ -104,6 +105,15 @@ class ChecksumError(PluginError):
 
 class ProtocolError(PluginError):
     """The peer broke the wire protocol (a malformed frame, an unexpected message)."""
+
+
+class ConnectionClosedError(ProtocolError):
+    """A multiplexed connection or one of its streams is gone: reset, refused, or shut down.
+
+    A subclass of :class:`ProtocolError` so that one ``except ProtocolError`` covers every way
+    a net/rpc transport can fail; the message says which (reset by the peer, session closed,
+    go-away, EOF in the middle of a read). ``__cause__`` carries the underlying error, if any.
+    """
 
 
 def _describe_returncode(returncode: int) -> str:
