@@ -147,16 +147,16 @@ class Stream:
             self._check_writable()
             core.send_data(self.id, data)
             waiting = core.queued_bytes(self.id) > 0
-        session._flush()
+        written = session._flush()
         if waiting:
             with self._cond:
                 while core.queued_bytes(self.id):
                     self._check_writable()
                     self._cond.wait()
                 self._check_writable()
-            session._flush()  # the keeper may be writing the last released frame right now
-        if session._error is not None:
-            raise _closed(str(session._error), session._error)
+            written = session._flush()  # the keeper may be writing the last released frame
+        if not written:  # our bytes may not have left; the session is gone
+            self._check_writable()
 
     def _check_writable(self) -> None:
         if self._reset:
@@ -352,18 +352,24 @@ class Session:
 
     # --- IO --------------------------------------------------------------------------------
 
-    def _flush(self) -> None:
-        """Write everything the core has produced; failures end the session, never raise."""
+    def _flush(self) -> bool:
+        """Write everything the core has produced; False if the session ended first.
+
+        Never raises: a failed write ends the session, and callers that must know whether
+        their bytes left (``Stream.write``) look at the result.
+        """
         with self._out_lock:
             while self._error is None:
                 with self._lock:
                     data = self._core.data_to_send()
                 if not data:
-                    return
+                    return True
                 try:
                     self._sock.sendall(data)
                 except OSError as exc:
                     self._shutdown(_closed(f"yamux: connection lost while writing: {exc}", exc))
+            with self._lock:
+                return not self._core.has_data_to_send
 
     def _read_loop(self) -> None:
         buf = bytearray(_RECV_SIZE)
