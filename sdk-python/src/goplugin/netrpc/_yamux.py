@@ -20,12 +20,11 @@ from ._yamux_frames import (
     FLAG_RST,
     FLAG_SYN,
     HEADER,
-    HEADER_SIZE,
     INITIAL_STREAM_WINDOW,
     MAX_UINT32,
     PROTO_VERSION,
 )
-from ._yamux_stream import PEER_MAY_SEND, TRANSITIONS, WE_MAY_SEND, Op, StreamRecord, StreamState
+from ._yamux_state import PEER_MAY_SEND, TRANSITIONS, WE_MAY_SEND, Op, StreamRecord, StreamState
 
 __all__ = ["Connection", "StreamState"]
 
@@ -115,56 +114,30 @@ class Connection:
     # --- receiving -------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[ev.Event]:
-        """Parse as many whole frames as ``data`` completes; keep the rest for the next call."""
+        """Handle every frame ``data`` completes; keep an incomplete one for the next call."""
         if self._dead is not None:
             raise ConnectionClosedError("yamux session is closed") from self._dead
         events: list[ev.Event] = []
-        buf: bytes | bytearray | memoryview
+        buf: bytes | bytearray | memoryview = data
         if self._inbuf:
             self._inbuf += data
             buf = self._inbuf
-        else:
-            buf = data
-        size = len(buf)
-        pos = 0
-        view = memoryview(buf)
         try:
-            while size - pos >= HEADER_SIZE:
-                version, ftype, flags, sid, length = HEADER.unpack_from(buf, pos)
-                if version != PROTO_VERSION:
-                    raise ProtocolError(f"yamux: invalid protocol version {version}")
-                if ftype == _DATA:
-                    if length > self._max_window:
-                        raise ProtocolError(
-                            f"yamux: data frame of {length} bytes exceeds the window "
-                            f"({self._max_window})"
-                        )
-                    end = pos + HEADER_SIZE + length
-                    if end > size:
-                        break  # wait for the rest of the payload
-                    payload = view[pos + HEADER_SIZE : end].tobytes()
-                    pos = end
+            frames, used = ev.split_frames(buf, self._max_window)
+            for ftype, flags, sid, length, payload in frames:
+                if ftype <= _WINDOW_UPDATE:
                     self._on_stream_frame(ftype, flags, sid, length, payload, events)
-                elif ftype == _WINDOW_UPDATE:
-                    pos += HEADER_SIZE
-                    self._on_stream_frame(ftype, flags, sid, length, b"", events)
                 elif ftype == _PING:
-                    pos += HEADER_SIZE
                     self._on_ping(flags, sid, length, events)
-                elif ftype == _GO_AWAY:
-                    pos += HEADER_SIZE
-                    self._on_go_away(sid, length, events)
                 else:
-                    raise ProtocolError(f"yamux: invalid message type {ftype}")
+                    self._on_go_away(sid, length, events)
         except ProtocolError as exc:
             self._fail(exc)
             raise
-        finally:
-            view.release()
         if buf is self._inbuf:
-            del self._inbuf[:pos]
-        elif pos < size:
-            self._inbuf = bytearray(buf[pos:])
+            del self._inbuf[:used]
+        elif used < len(buf):
+            self._inbuf = bytearray(buf[used:])
         return events
 
     def _fail(self, exc: ProtocolError) -> None:
@@ -223,7 +196,7 @@ class Connection:
         if flags & FLAG_FIN:
             new_state = TRANSITIONS.get(state, {}).get(Op.RECV_FIN)
             if new_state is None:
-                raise ProtocolError(f"yamux: unexpected FIN on stream {sid} ({state.value})")
+                raise ProtocolError(f"yamux: unexpected FIN on stream {sid} ({state.name})")
             events.append(ev.StreamEnded(sid))
             if new_state is _S.CLOSED:
                 self._forget(st, new_state)
@@ -291,9 +264,9 @@ class Connection:
             raise ConnectionClosedError("yamux session is closed") from self._dead
 
     def _live_stream(self, stream_id: int) -> StreamRecord:
-        self._alive()
         st = self._streams.get(stream_id)
-        if st is None:
+        if st is None or self._dead is not None:
+            self._alive()
             raise ConnectionClosedError(f"yamux stream {stream_id} is closed or was reset")
         return st
 
@@ -331,7 +304,7 @@ class Connection:
     def _window_update(self, st: StreamRecord) -> None:
         # yamux: credit back what the application consumed, but only in chunks of at least
         # half the window, unless a flag (the ACK) must go out anyway.
-        flags = self._take_ack(st)
+        flags = self._take_ack(st) if st.ack_owed else 0
         delta = self._max_window - st.unconsumed - st.recv_window
         if delta < self._half_window and not flags:
             return
@@ -355,13 +328,19 @@ class Connection:
         st = self._live_stream(stream_id)
         if st.state not in WE_MAY_SEND or st.fin_pending:
             raise ConnectionClosedError(f"yamux stream {stream_id} is closed for writing")
-        if not data:
-            return
-        view = memoryview(data if isinstance(data, bytes) else bytes(data))
-        st.queue.append(view)
-        st.queued += len(view)
-        if st.send_window:
-            self._pump(st)
+        if not isinstance(data, bytes):
+            data = bytes(data)  # the caller may reuse its buffer once we return
+        n = len(data)
+        if not st.queue and 0 < n <= st.send_window:  # the common case: straight out
+            st.send_window -= n
+            flags = self._take_ack(st) if st.ack_owed else 0
+            self._out.append(HEADER.pack(PROTO_VERSION, _DATA, flags, stream_id, n))
+            self._out.append(data)
+        elif n:
+            st.queue.append(memoryview(data))
+            st.queued += n
+            if st.send_window:
+                self._pump(st)
 
     def _pump(self, st: StreamRecord) -> None:
         queue, out = st.queue, self._out
@@ -376,7 +355,7 @@ class Connection:
                 chunk = chunk[:n]
             st.queued -= n
             st.send_window -= n
-            flags = self._take_ack(st)
+            flags = self._take_ack(st) if st.ack_owed else 0
             out.append(HEADER.pack(PROTO_VERSION, _DATA, flags, st.id, n))
             out.append(chunk)
         if st.fin_pending and not queue:

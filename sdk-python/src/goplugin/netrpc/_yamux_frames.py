@@ -31,6 +31,7 @@ __all__ = [
     "PROTO_VERSION",
     "DataReceived",
     "Event",
+    "Frame",
     "FrameType",
     "GoAwayReceived",
     "Header",
@@ -43,6 +44,7 @@ __all__ = [
     "WindowUpdated",
     "decode_header",
     "encode_header",
+    "split_frames",
 ]
 
 PROTO_VERSION = 0
@@ -101,6 +103,43 @@ def decode_header(data: bytes | bytearray | memoryview, offset: int = 0) -> Head
     if len(data) - offset < HEADER_SIZE:
         raise ProtocolError(f"truncated yamux header: {len(data) - offset} of {HEADER_SIZE} bytes")
     return Header(*HEADER.unpack_from(data, offset))
+
+
+#: A split frame: type, flags, stream id, length field, payload (empty unless DATA).
+Frame = tuple[int, int, int, int, bytes]
+
+
+def split_frames(buf: bytes | bytearray | memoryview, max_payload: int) -> tuple[list[Frame], int]:
+    """Cut whole frames off the front of ``buf``; return them and how many bytes they used.
+
+    Checked here, before anything is buffered: the version, the type, and that a DATA payload
+    fits ``max_payload`` (our window), so an incomplete frame never needs more than a header
+    plus one window of memory.
+    """
+    frames: list[Frame] = []
+    size = len(buf)
+    pos = 0
+    with memoryview(buf) as view:
+        while size - pos >= HEADER_SIZE:
+            version, ftype, flags, sid, length = HEADER.unpack_from(buf, pos)
+            if version != PROTO_VERSION:
+                raise ProtocolError(f"yamux: invalid protocol version {version}")
+            if ftype == FrameType.DATA:
+                if length > max_payload:
+                    raise ProtocolError(
+                        f"yamux: data frame of {length} bytes exceeds the window ({max_payload})"
+                    )
+                end = pos + HEADER_SIZE + length
+                if end > size:
+                    break  # wait for the rest of the payload
+                frames.append((ftype, flags, sid, length, view[pos + HEADER_SIZE : end].tobytes()))
+                pos = end
+            elif ftype <= FrameType.GO_AWAY:
+                frames.append((ftype, flags, sid, length, b""))
+                pos += HEADER_SIZE
+            else:
+                raise ProtocolError(f"yamux: invalid message type {ftype}")
+    return frames, pos
 
 
 # --- events --------------------------------------------------------------------------------

@@ -14,23 +14,26 @@ from ._yamux_frames import INITIAL_STREAM_WINDOW
 __all__ = ["PEER_MAY_SEND", "TRANSITIONS", "WE_MAY_SEND", "Op", "StreamRecord", "StreamState"]
 
 
-class StreamState(enum.Enum):
-    """yamux's stream states (stream.go); CLOSED and RESET streams are forgotten at once."""
+class StreamState(enum.IntEnum):
+    """yamux's stream states (stream.go); CLOSED and RESET streams are forgotten at once.
 
-    SYN_SENT = "syn-sent"
-    SYN_RECEIVED = "syn-received"
-    ESTABLISHED = "established"
-    LOCAL_CLOSED = "local-closed"  # we sent FIN, the peer may still send
-    REMOTE_CLOSED = "remote-closed"  # the peer sent FIN, we may still send
-    CLOSED = "closed"
-    RESET = "reset"
+    An IntEnum because states are looked up in sets on every frame, and int hashing is C code.
+    """
+
+    SYN_SENT = 1
+    SYN_RECEIVED = 2
+    ESTABLISHED = 3
+    LOCAL_CLOSED = 4  # we sent FIN, the peer may still send
+    REMOTE_CLOSED = 5  # the peer sent FIN, we may still send
+    CLOSED = 6
+    RESET = 7
 
 
-class Op(enum.Enum):
-    SEND_ACK = "send-ack"
-    RECV_ACK = "recv-ack"
-    SEND_FIN = "send-fin"
-    RECV_FIN = "recv-fin"
+class Op(enum.IntEnum):
+    SEND_ACK = 1
+    RECV_ACK = 2
+    SEND_FIN = 3
+    RECV_FIN = 4
 
 
 _S = StreamState
