@@ -24,7 +24,7 @@ from goplugin.errors import ConnectionClosedError
 from goplugin.netrpc._session import Session, Stream
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 pytestmark = pytest.mark.interop
 
@@ -108,12 +108,12 @@ def read_all(stream: Stream) -> bytes:
     return bytes(out)
 
 
-def run(target: object) -> tuple[threading.Thread, list[object]]:
+def run(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
     box: list[object] = []
 
     def wrapper() -> None:
         try:
-            box.append(target())  # type: ignore[operator]
+            box.append(target())
         except BaseException as exc:  # handed to the test
             box.append(exc)
 
@@ -173,9 +173,14 @@ def go(request: pytest.FixtureRequest, yamuxpeer: Path, tmp_path: Path) -> Itera
 def test_echo_larger_than_the_window(go: GoPeer) -> None:
     payload = os.urandom(1_500_000)
     stream = go.session.open_stream()
-    writer, box = run(lambda: (stream.write(b"echo\n" + payload), stream.close()))
+
+    def send() -> None:
+        stream.write(b"echo\n" + payload)
+        stream.close()
+
+    writer, box = run(send)
     assert read_all(stream) == payload
-    assert joined(writer, box) == (None, None)
+    assert joined(writer, box) is None
 
 
 def test_python_to_go_bulk(go: GoPeer) -> None:

@@ -152,9 +152,14 @@ def test_echo_larger_than_the_window_both_ways(pair: tuple[Session, Session]) ->
     echo_server(server)
     payload = os.urandom(3 * INITIAL_STREAM_WINDOW + 12345)
     stream = client.open_stream()
-    writer, box = run(lambda: (stream.write(payload), stream.close()))
+
+    def send() -> None:
+        stream.write(payload)
+        stream.close()
+
+    writer, box = run(send)
     assert read_all(stream) == payload
-    joined(writer, box)
+    assert joined(writer, box) is None
 
 
 def test_many_streams_beyond_the_backlog(pair: tuple[Session, Session]) -> None:
