@@ -58,7 +58,9 @@ class Session:
     """A yamux session over a connected stream socket; ``client=True`` on the go-plugin host.
 
     Owns the socket: ``close()`` (or leaving the ``with`` block) shuts it down, wakes every
-    blocked call with ``ConnectionClosedError`` and joins both threads.
+    blocked call with ``ConnectionClosedError`` and joins both threads. The threads also end on
+    their own when the peer hangs up or breaks the protocol, but not while both ends stay
+    silent: a session that is dropped without ``close()`` lives as long as its connection.
     """
 
     def __init__(
