@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ChecksumError",
+    "ConnectionClosedError",
     "GobEncodeError",
     "GobError",
     "HandshakeError",
@@ -145,6 +146,15 @@ class RPCServerError(PluginError):
     def __init__(self, message: str):
         self.message = message
         super().__init__(message)
+
+
+class ConnectionClosedError(ProtocolError):
+    """A multiplexed connection or one of its streams is gone: reset, refused, or shut down.
+
+    A subclass of :class:`ProtocolError` so that one ``except ProtocolError`` covers every way
+    a net/rpc transport can fail; the message says which (reset by the peer, session closed,
+    go-away, EOF in the middle of a read). ``__cause__`` carries the underlying error, if any.
+    """
 
 
 def _describe_returncode(returncode: int) -> str:
