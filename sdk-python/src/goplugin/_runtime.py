@@ -2,7 +2,7 @@
 
 Logging to the host, binding the listener, printing the handshake line, swapping stdio,
 watching for the host's death, signals, and cleaning up the socket: the asyncio and sync
-servers differ only in how they run gRPC, so all of this lives here once.
+servers, gRPC or net/rpc, differ only in how they serve calls, so all of this lives here once.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from ._handshake import CORE_PROTOCOL_VERSION, Handshake
 from ._hclog import HclogJSONFormatter
 from ._sockets import private_socket_dir
 from ._stdio import StdioBuffer, redirect_stdio
-from ._transport import Listener, TLSPair, listen
+from ._transport import Listener, TLSPair, listen, listen_socket
 from ._watchdog import watch_host
 
 if TYPE_CHECKING:
+    import socket
+
     from ._reattach import ReattachConfig
     from ._serveconfig import ServeConfig
 
@@ -86,8 +88,20 @@ class PluginRuntime:
         )
         return self.listener
 
+    def listen_socket(self, tls: TLSPair | None) -> socket.socket:
+        """Bind a net/rpc plugin's listening socket by the same rules (TLS under yamux)."""
+        self.listener, sock = listen_socket(
+            network=self.config.network,
+            socket_dir=self.socket_dir,
+            tls=tls,
+            port_range=self.config.port_range,
+            group=self.config.socket_group,
+        )
+        return sock
+
     def announce(self, handshake: Handshake) -> None:
-        """Print the handshake line, then hand stdout/stderr over to GRPCStdio."""
+        """Print the handshake line, then hand stdout/stderr over to GRPCStdio (or, for
+        net/rpc, the host's stdout/stderr streams)."""
         self.real_stdout.write(handshake.format() + "\n")
         self.real_stdout.flush()
         self._restore_stdio = redirect_stdio(self.stdio, self.real_stderr)

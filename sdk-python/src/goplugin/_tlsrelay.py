@@ -36,6 +36,7 @@ from ._mtls import (
     grpcio_can_handle,
     mtls_client,
 )
+from ._sockets import listen_unix
 from ._tlslink import Link
 from .errors import TLSError
 
@@ -46,18 +47,6 @@ __all__ = ["TLSClientRelay", "TLSDial", "TLSServerRelay", "dial", "listen_unix"]
 
 _log = logging.getLogger("goplugin.tls")
 _R = TypeVar("_R", bound="_Relay")
-
-
-def listen_unix(path: str, backlog: int = 128) -> socket.socket:
-    """A listening unix socket at ``path`` (its directory decides who may connect)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _connect(network: str, address: str, timeout: float) -> socket.socket:

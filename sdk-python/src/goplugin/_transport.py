@@ -1,4 +1,4 @@
-"""Where gRPC traffic goes: listeners for servers and targets for channels, with or without TLS.
+"""Where plugin traffic goes: listeners for servers and targets for clients, with or without TLS.
 
 Every gRPC endpoint in goplugin (a plugin's main server, both sides' brokered servers, the
 host's channel, brokered dials) goes through :func:`listen` or :func:`dial`, so TLS is decided
@@ -6,6 +6,9 @@ in one place. Without TLS, grpcio binds or dials the announced address itself. W
 grpcio's own TLS is used when it can verify both certificates (two Python peers, P-256);
 otherwise (a Go peer's P-521) grpcio stays plaintext on a private 0700 unix socket and an
 OpenSSL relay terminates TLS in front of it (``_tlsrelay``; measured in bench/).
+
+net/rpc wraps the whole connection in TLS *under* yamux, so its ends are plain sockets:
+:func:`listen_socket` and :func:`connect` put the same relays in front of them when TLS is on.
 
 The TLS modules are imported only when TLS is on: a plaintext plugin never pays for them.
 """
@@ -18,14 +21,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._sockets import apply_socket_group, port_free, private_socket_dir, unique_socket_path
+from ._sockets import (
+    apply_socket_group,
+    listen_unix,
+    port_free,
+    private_socket_dir,
+    unique_socket_path,
+)
+from ._sockets import connect as _connect_plain
 
 if TYPE_CHECKING:
     import grpc
 
     from ._mtls import Identity
 
-__all__ = ["Endpoint", "Listener", "TLSPair", "dial", "listen"]
+__all__ = ["Endpoint", "Listener", "TLSPair", "connect", "dial", "listen", "listen_socket"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,30 @@ def _listen_grpcio(
     raise _bind_error(network)
 
 
+def _bind_announced(
+    network: str, socket_dir: str, port_range: tuple[int, int], group: str | None
+) -> tuple[socket.socket, str, list[Callable[[], None]]]:
+    """A listening socket at the first free address go-plugin's rules allow, and its undo."""
+    for _, address in _candidates(network, socket_dir, port_range):
+        cleanup: list[Callable[[], None]] = []
+        try:
+            if network == "unix":
+                sock = listen_unix(address)
+                cleanup.append(_unlinker(address))
+                if group:
+                    apply_socket_group(address, group)
+            else:
+                host, _, port = address.rpartition(":")
+                sock = socket.create_server((host, int(port)))
+                address = f"127.0.0.1:{sock.getsockname()[1]}"
+        except OSError:
+            for undo in reversed(cleanup):
+                undo()
+            continue
+        return sock, address, cleanup
+    raise _bind_error(network)
+
+
 def _listen_relayed(
     server: Any,
     network: str,
@@ -180,32 +214,88 @@ def _listen_relayed(
     group: str | None,
 ) -> Listener:
     from ._mtls import mtls_server
-    from ._tlsrelay import TLSServerRelay, listen_unix
+    from ._tlsrelay import TLSServerRelay
 
     private = private_socket_dir("goplugin_tls")
     backend = os.path.join(private, "grpc.sock")
     server.add_insecure_port("unix:" + backend)
     cleanup: list[Callable[[], None]] = [lambda: _rmtree(private)]
-    sock: socket.socket | None = None
-    for _, address in _candidates(network, socket_dir, port_range):
-        try:
-            if network == "unix":
-                sock = listen_unix(address)
-                if group:
-                    apply_socket_group(address, group)
-                cleanup.append(_unlinker(address))
-            else:
-                host, _, port = address.rpartition(":")
-                sock = socket.create_server((host, int(port)))
-                address = f"127.0.0.1:{sock.getsockname()[1]}"
-        except OSError:
-            continue
-        break
-    if sock is None:
-        for undo in reversed(cleanup):
-            undo()
-        raise _bind_error(network)
+    try:
+        sock, address, undo = _bind_announced(network, socket_dir, port_range, group)
+    except BaseException:
+        _rmtree(private)
+        raise
     relay = TLSServerRelay(sock, mtls_server(tls.identity, tls.peer_der), backend)
     relay.start()
+    cleanup.extend(undo)
     cleanup.append(relay.close)
     return Listener(network, address, cleanup)
+
+
+def listen_socket(
+    *,
+    network: str,
+    socket_dir: str,
+    tls: TLSPair | None = None,
+    port_range: tuple[int, int] = (0, 0),
+    group: str | None = None,
+) -> tuple[Listener, socket.socket]:
+    """An announced listener for a server that reads its own sockets (net/rpc), and the
+    listening socket to accept on.
+
+    Without TLS that is the announced socket itself. With TLS a :class:`TLSServerRelay` owns
+    the announced socket and hands each verified connection, decrypted, to a private unix
+    socket in a 0700 directory: the one returned. ``Listener.close`` undoes everything.
+    """
+    if tls is None:
+        sock, address, cleanup = _bind_announced(network, socket_dir, port_range, group)
+        cleanup.append(sock.close)
+        return Listener(network, address, cleanup), sock
+    from ._mtls import mtls_server
+    from ._tlsrelay import TLSServerRelay
+
+    private = private_socket_dir("goplugin_tls")
+    backend = os.path.join(private, "rpc.sock")
+    inner = listen_unix(backend)
+    cleanup = [lambda: _rmtree(private), inner.close]
+    try:
+        outer, address, undo = _bind_announced(network, socket_dir, port_range, group)
+    except BaseException:
+        inner.close()
+        _rmtree(private)
+        raise
+    relay = TLSServerRelay(outer, mtls_server(tls.identity, tls.peer_der), backend)
+    relay.start()
+    cleanup.extend(undo)
+    cleanup.append(relay.close)
+    return Listener(network, address, cleanup), inner
+
+
+def connect(
+    network: str,
+    address: str,
+    tls: TLSPair | None,
+    *,
+    socket_dir: str | None,
+    timeout: float = 10.0,
+) -> tuple[socket.socket, Callable[[], None] | None]:
+    """A connected plain socket to a peer that reads its own sockets (net/rpc), and what to
+    call after closing it.
+
+    With TLS the socket leads to a :class:`TLSClientRelay`, which speaks TLS (with OpenSSL,
+    so Go's P-521 certificates work) to the peer and pins its certificate.
+    """
+    if tls is None:
+        return _connect_plain(network, address, timeout), None
+    from ._mtls import mtls_client
+    from ._tlsrelay import TLSClientRelay
+
+    relay = TLSClientRelay(
+        network, address, mtls_client(tls.identity, tls.peer_der), socket_dir=socket_dir
+    )
+    relay.start()
+    try:
+        return _connect_plain("unix", relay.path, timeout), relay.close
+    except BaseException:
+        relay.close()
+        raise
