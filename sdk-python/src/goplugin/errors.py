@@ -20,6 +20,7 @@ __all__ = [
     "ProcessNotFoundError",
     "ProtocolError",
     "RPCServerError",
+    "RPCTimeoutError",
     "StartTimeoutError",
     "TLSError",
     "UnsupportedProtocolError",
@@ -146,6 +147,14 @@ class RPCServerError(PluginError):
     def __init__(self, message: str):
         self.message = message
         super().__init__(message)
+
+
+class RPCTimeoutError(PluginError, TimeoutError):
+    """A net/rpc call, or a MuxBroker handshake, got no answer in time.
+
+    Also a :class:`TimeoutError`. A call that timed out may still run on the other side: Go's
+    net/rpc has no cancellation, the late reply is just dropped.
+    """
 
 
 class ConnectionClosedError(ProtocolError):
