@@ -69,11 +69,19 @@ def check_magic_cookie(handshake: HandshakeConfig, environ: Mapping[str, str]) -
 
 
 def _protocol_of(plugins: Mapping[str, Any]) -> Protocol:
+    """gRPC if every plugin of the set is a gRPC plugin, net/rpc if every one can be served
+    over net/rpc (``netrpc_server``); one connection speaks one protocol."""
     if not plugins or all(isinstance(p, GRPCPlugin) for p in plugins.values()):
         return Protocol.GRPC
-    if any(isinstance(p, GRPCPlugin) for p in plugins.values()):
-        raise ValueError("all plugins in one set must use the same protocol (gRPC or net/rpc)")
-    return Protocol.NETRPC
+    if all(hasattr(p, "netrpc_server") for p in plugins.values()):
+        return Protocol.NETRPC
+    for name, p in plugins.items():
+        if not isinstance(p, GRPCPlugin) and not hasattr(p, "netrpc_server"):
+            raise ValueError(
+                f"plugin {name!r} ({type(p).__name__}) is neither a gRPC plugin (grpc_server, "
+                "grpc_client) nor a net/rpc one (netrpc_server, e.g. goplugin.netrpc.Plugin)"
+            )
+    raise ValueError("all plugins in one set must use the same protocol (gRPC or net/rpc)")
 
 
 def make_serve_config(

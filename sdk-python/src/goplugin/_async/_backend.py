@@ -18,10 +18,12 @@ from .._channel import AsyncGuardedChannel
 if TYPE_CHECKING:
     from .._stdio import StdioBuffer
     from .._transport import Endpoint
+    from ..errors import ProtocolError
 
 __all__ = [
     "AsyncGuardedChannel",
     "Channel",
+    "ConnectionErrorTranslator",
     "ErrorTranslator",
     "Event",
     "Lock",
@@ -31,11 +33,14 @@ __all__ = [
     "insecure_channel",
     "new_server",
     "open_channel",
+    "run_blocking",
+    "running_loop",
     "secure_channel",
     "sleep",
     "start_task",
     "stdio_chunks",
     "stop_server",
+    "wait_call",
     "wait_future",
 ]
 
@@ -43,6 +48,8 @@ T = TypeVar("T")
 
 #: What a guarded channel calls when an RPC fails (see _channel.py).
 ErrorTranslator = Callable[[grpc.RpcError], Awaitable[BaseException | None]]
+#: What a net/rpc client calls when its connection breaks under a call (see rpc_client.py).
+ConnectionErrorTranslator = Callable[["ProtocolError"], Awaitable[BaseException | None]]
 
 #: Which flavour this backend is (the one thing generated code may need to branch on).
 IS_ASYNC = True
@@ -65,6 +72,29 @@ async def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) 
         return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
     except asyncio.TimeoutError:
         raise TimeoutError from None
+
+
+async def wait_call(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
+    """Wait for a net/rpc call; a timeout or a cancelled task abandons it (reply dropped)."""
+    if fut.done():
+        return fut.result()
+    wrapped = asyncio.wrap_future(fut)  # cancelling it cancels ``fut``
+    if timeout is None:
+        return await wrapped
+    try:
+        return await asyncio.wait_for(wrapped, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError from None
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call (a broker dial, a round trip) without blocking the event loop."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """Where ``async def`` net/rpc methods run: this loop (the sync flavour has none)."""
+    return asyncio.get_running_loop()
 
 
 def start_task(fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> asyncio.Task[None]:

@@ -51,6 +51,11 @@ async def serve(
     host launched it (the magic cookie is missing). With ``configure_logging`` the root logger
     writes hclog JSON to stderr, which the host turns into its own log lines.
 
+    The plugins decide the protocol: gRPC plugins (``grpc_server``) are served over gRPC,
+    net/rpc plugins (``netrpc_server``, e.g. :class:`goplugin.netrpc.Plugin`) over go-plugin's
+    net/rpc, as Go hosts like examples/basic expect. Sync net/rpc methods run on worker
+    threads; under :func:`goplugin.aio.serve` ``async def`` methods run on its event loop.
+
     ``debug=True`` (or the environment variable GOPLUGIN_DEBUG=1) is for running the plugin by
     hand, e.g. in a debugger: it prints a reattach config for hosts to attach to
     (``PluginClient(reattach=...)``, go-plugin's ``ReattachConfig``, Terraform's
@@ -75,10 +80,13 @@ async def serve(
         force_tcp=force_tcp,
         debug=debug,
     )
-    if config.protocol is not Protocol.GRPC:
-        raise NotImplementedError("serving net/rpc plugins is not supported yet")
     runtime = PluginRuntime(config)
     tls = _tls_for_host(config.client_cert_pem)
+    if config.protocol is Protocol.NETRPC:
+        from .rpc_server import serve_netrpc
+
+        await serve_netrpc(runtime, tls)
+        return
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
     broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options, tls=tls)

@@ -17,11 +17,15 @@ import grpc
 from .._channel import GuardedChannel
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .._stdio import StdioBuffer
     from .._transport import Endpoint
+    from ..errors import ProtocolError
 
 __all__ = [
     "Channel",
+    "ConnectionErrorTranslator",
     "ErrorTranslator",
     "Event",
     "GuardedChannel",
@@ -32,17 +36,21 @@ __all__ = [
     "insecure_channel",
     "new_server",
     "open_channel",
+    "run_blocking",
+    "running_loop",
     "secure_channel",
     "sleep",
     "start_task",
     "stdio_chunks",
     "stop_server",
+    "wait_call",
     "wait_future",
 ]
 
 T = TypeVar("T")
 
 ErrorTranslator = Callable[[grpc.RpcError], BaseException | None]
+ConnectionErrorTranslator = Callable[["ProtocolError"], BaseException | None]
 
 IS_ASYNC = False
 
@@ -61,6 +69,22 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
         return fut.result(timeout)
     except concurrent.futures.TimeoutError:  # a distinct class before Python 3.11
         raise TimeoutError from None
+
+
+def wait_call(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
+    try:
+        return fut.result(timeout)
+    except concurrent.futures.TimeoutError:
+        fut.cancel()  # abandoned: its reply will be dropped
+        raise TimeoutError from None
+
+
+def run_blocking(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    return None
 
 
 def start_task(fn: Callable[..., None], *args: Any) -> threading.Thread:

@@ -46,7 +46,9 @@ from .grpc_client import GRPCClient
 if TYPE_CHECKING:
     from .._checksum import SecureConfig
     from .._mtls import Identity
+    from ..errors import ProtocolError
     from .broker import GRPCBroker
+    from .rpc_client import RPCClient
 
 __all__ = ["PluginClient"]
 
@@ -73,9 +75,10 @@ class PluginClient:
 
     ``start()`` launches the plugin and reads its handshake (or, with ``reattach``, connects
     to a plugin that is already running); ``dispense(name)`` returns the client object of a
-    plugin in the negotiated set; ``kill()`` stops it the way Go does (GRPCController.Shutdown,
-    up to ``kill_timeout`` to exit, then SIGKILL). As a context manager it starts on entry and
-    kills on exit. Launched plugins are also killed at interpreter exit and on SIGTERM.
+    plugin in the negotiated set; ``kill()`` stops it the way Go does (GRPCController.Shutdown
+    or net/rpc's Control.Quit, up to ``kill_timeout`` to exit, then SIGKILL). As a context
+    manager it starts on entry and kills on exit. Launched plugins are also killed at
+    interpreter exit and on SIGTERM.
     """
 
     def __init__(
@@ -134,7 +137,7 @@ class PluginClient:
         self._lock = Lock()
         self._process: Process | None = None
         self._handshake: Handshake | None = None
-        self._conn: GRPCClient | None = None
+        self._conn: GRPCClient | RPCClient | None = None
         self._socket_dir = ""
         self._killed = False
 
@@ -182,8 +185,13 @@ class PluginClient:
         return self._grpc().broker
 
     def _grpc(self) -> GRPCClient:
-        if self._conn is None:
+        if not isinstance(self._conn, GRPCClient):
             raise PluginError("the plugin is not started or does not speak gRPC")
+        return self._conn
+
+    def _connection(self) -> GRPCClient | RPCClient:
+        if self._conn is None:
+            raise PluginError("the plugin is not started")
         return self._conn
 
     @property
@@ -314,8 +322,18 @@ class PluginClient:
         return handshake
 
     def _connect(self, handshake: Handshake) -> None:
-        if handshake.protocol is not Protocol.GRPC:
-            raise PluginError("net/rpc plugins are not supported yet")
+        if handshake.protocol is Protocol.NETRPC:
+            from .rpc_client import RPCClient  # net/rpc's code is only loaded when used
+
+            self._conn = RPCClient(
+                handshake,
+                socket_dir=self._socket_dir,
+                translate_error=self._translate_broken,
+                tls=self._tls,
+                sync_stdout=self._config.sync_stdout,
+                sync_stderr=self._config.sync_stderr,
+            )
+            return
         self._conn = GRPCClient(
             handshake,
             options=self._config.channel_options(),
@@ -327,16 +345,25 @@ class PluginClient:
         )
 
     def _translate_error(self, exc: grpc.RpcError) -> BaseException | None:
-        proc = self._process
-        if proc is None or exc.code() not in _TRANSPORT_FAILURES:
+        if exc.code() not in _TRANSPORT_FAILURES:
             return None
         grace = _EXIT_GRACE if exc.code() == grpc.StatusCode.UNAVAILABLE else 0.0
+        return self._exited_during_call(f"{exc.code().name}: {exc.details()}", grace)
+
+    def _translate_broken(self, exc: ProtocolError) -> BaseException | None:
+        """net/rpc: a call's stream or session broke; was it the plugin dying?"""
+        return self._exited_during_call(str(exc), _EXIT_GRACE)
+
+    def _exited_during_call(self, detail: str, grace: float) -> BaseException | None:
+        proc = self._process
+        if proc is None:
+            return None
         try:
             returncode = wait_future(proc.exited, grace)
         except TimeoutError:
             return None
         return PluginExitedError(
-            f"plugin exited during a call ({exc.code().name}: {exc.details()})",
+            f"plugin exited during a call ({detail})",
             returncode=returncode,
             stderr_tail=proc.stderr_tail(),
         )
@@ -345,17 +372,18 @@ class PluginClient:
         """The client object for plugin ``name`` of the negotiated set (starts if needed)."""
         self.start()
         assert self._handshake is not None
-        plugin_set = self._config.plugin_sets.get(self._handshake.app_version, {})
-        try:
-            plugin = plugin_set[name]
-        except KeyError:
-            raise PluginError(f"unknown plugin type: {name}") from None
-        return self._grpc().dispense(name, plugin)
+        plugin = self._config.plugin_sets.get(self._handshake.app_version, {}).get(name)
+        conn = self._connection()
+        if not isinstance(conn, GRPCClient):
+            return conn.dispense(name, plugin)  # net/rpc: the plugin knows its names
+        if plugin is None:
+            raise PluginError(f"unknown plugin type: {name}")
+        return conn.dispense(name, plugin)
 
     def ping(self, timeout: float = 5.0) -> None:
         """Check that the plugin is alive and serving (go-plugin's ``Ping``)."""
         self.start()
-        self._grpc().ping(timeout)
+        self._connection().ping(timeout)
 
     def kill(self, *, stop_reattached: bool = False) -> None:
         """Stop the plugin: graceful shutdown first, SIGKILL after ``kill_timeout``.
