@@ -49,6 +49,24 @@ def go_kv_plugin() -> Path:
 
 
 @pytest.fixture(scope="session")
+def go_greeter_plugin() -> Path:
+    """go-plugin's examples/basic greeter plugin (net/rpc), built unmodified."""
+    return go_plugin_example("basic", "plugin")
+
+
+@pytest.fixture(scope="session")
+def go_netrpc_kv_plugin() -> Path:
+    """go-plugin's examples/grpc plugin-go-netrpc (the KV contract over net/rpc), unmodified."""
+    return go_plugin_example("grpc", "plugin-go-netrpc")
+
+
+@pytest.fixture(scope="session")
+def rpchost() -> Path:
+    """Our go-plugin net/rpc test host (examples-go/testprogs/rpchost)."""
+    return go_program("./testprogs/rpchost")
+
+
+@pytest.fixture(scope="session")
 def kvhost() -> Path:
     """Our go-plugin test host (examples-go/testprogs/kvhost)."""
     return go_program("./testprogs/kvhost")
@@ -74,6 +92,12 @@ def plugin_pythonpath(kv_stubs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def py_kv_plugin(plugin_pythonpath: None) -> list[str]:
     """Command line of the Python KV test plugin (a real Python process serving with goplugin)."""
     return [sys.executable, str(PLUGINS / "kv_plugin.py")]
+
+
+@pytest.fixture
+def py_netrpc_plugin(plugin_pythonpath: None) -> list[str]:
+    """The Python net/rpc test plugin: greeter, net/rpc KV and a broker callback."""
+    return [sys.executable, str(PLUGINS / "netrpc_plugin.py")]
 
 
 @pytest.fixture

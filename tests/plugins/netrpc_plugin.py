@@ -1,13 +1,15 @@
 """A Python net/rpc plugin for the tests: go-plugin's net/rpc contracts, served by goplugin.
 
-Plugin set: "greeter" (examples/basic: ``Plugin.Greet``), "kv" (examples/grpc's net/rpc KV:
-``Plugin.Put(map[string]interface{})``, ``Plugin.Get(string) []byte``), and "calc", whose
+Plugin set: "greeter" (examples/basic: ``Plugin.Greet``; also ``Plugin.Sleep``), "kv"
+(examples/grpc's net/rpc KV: ``Plugin.Put(map[string]interface{})``,
+``Plugin.Get(string) []byte``), and "calc", whose
 ``Plugin.Sum`` calls back into the host through the MuxBroker (``Plugin.Add`` on the id it is
 given), so both sides' brokers are exercised.
 
 Behaviour switches, read from the environment the host passes through:
   NETRPC_TEST_AIO=1          serve with goplugin.aio.serve; the KV methods are ``async def``
   NETRPC_TEST_CRASH_ON_GET=1 die (os._exit(3)) in the middle of a Get call, after a stderr line
+  NETRPC_TEST_TCP=1          listen on TCP (serve(force_tcp=True))
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 import goplugin
@@ -36,6 +39,11 @@ class Greeter:
         print("stdout: greet")
         print("stderr: greet", file=sys.stderr)
         return "Hello!"
+
+    @netrpc.method("Sleep", args=gob.FLOAT64, reply=gob.BOOL)
+    def sleep(self, seconds: float) -> bool:
+        time.sleep(seconds)
+        return True
 
 
 def _get(key: str) -> bytes:
@@ -96,15 +104,16 @@ class CalcPlugin(netrpc.Plugin[Any]):
 
 def main() -> None:
     aio = bool(os.environ.get("NETRPC_TEST_AIO"))
+    tcp = bool(os.environ.get("NETRPC_TEST_TCP"))
     plugins = {
         "greeter": netrpc.Plugin(Greeter()),
         "kv": netrpc.Plugin(AsyncKV() if aio else KV()),
         "calc": CalcPlugin(),
     }
     if aio:
-        asyncio.run(goplugin.aio.serve(handshake=HANDSHAKE, plugins=plugins))
+        asyncio.run(goplugin.aio.serve(handshake=HANDSHAKE, plugins=plugins, force_tcp=tcp))
     else:
-        goplugin.serve(handshake=HANDSHAKE, plugins=plugins)
+        goplugin.serve(handshake=HANDSHAKE, plugins=plugins, force_tcp=tcp)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import logging
+import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -35,24 +36,63 @@ _MAX_WORKERS = 32
 _READ_SIZE = 256 * 1024
 
 
+class _Workers:
+    """A small pool of *daemon* threads (ThreadPoolExecutor's are joined at interpreter exit:
+    a method still running when the host says Quit would keep the plugin alive, where a Go
+    plugin's process just ends)."""
+
+    def __init__(self, limit: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._idle = threading.Semaphore(0)
+        self._limit = limit
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self._queue.put((fn, args))
+        if self._idle.acquire(blocking=False):
+            return  # an idle worker takes it
+        with self._lock:
+            if self._count >= self._limit:
+                return  # queued for the next free worker
+            self._count += 1
+        threading.Thread(target=self._work, name="goplugin-netrpc-worker", daemon=True).start()
+
+    def _work(self) -> None:
+        get, idle = self._queue.get, self._idle.release
+        while (item := get()) is not None:
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:
+                _log.exception("net/rpc worker failed")
+            idle()
+
+    def close(self) -> None:
+        with self._lock:
+            count, self._count = self._count, self._limit  # no new workers
+        for _ in range(count):
+            self._queue.put(None)
+
+
 class Dispatcher:
-    """Runs served calls: sync handlers on a thread pool, async ones on ``loop`` (if any)."""
+    """Runs served calls: sync handlers on worker threads, async ones on ``loop`` (if any)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.loop = loop
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._workers: _Workers | None = None
         self._lock = threading.Lock()
 
-    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        pool = self._pool
-        if pool is None:
+    def _pool(self) -> _Workers:
+        workers = self._workers
+        if workers is None:
             with self._lock:
-                if self._pool is None:
-                    self._pool = concurrent.futures.ThreadPoolExecutor(
-                        _MAX_WORKERS, thread_name_prefix="goplugin-netrpc"
-                    )
-                pool = self._pool
-        return pool
+                if self._workers is None:
+                    self._workers = _Workers(_MAX_WORKERS)
+                workers = self._workers
+        return workers
 
     def check(self, handlers: Mapping[str, Handler]) -> None:
         """Refuse async methods where no event loop serves them (the sync ``serve()``)."""
@@ -84,11 +124,11 @@ class Dispatcher:
 
             future.add_done_callback(finished)
         else:
-            self._executor().submit(_call, handler.fn, args, done)
+            self._pool().submit(_call, handler.fn, args, done)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._workers is not None:
+            self._workers.close()
 
 
 def _call(
