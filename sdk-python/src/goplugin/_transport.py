@@ -23,9 +23,10 @@ from ._sockets import apply_socket_group, port_free, private_socket_dir, unique_
 if TYPE_CHECKING:
     import grpc
 
+    from ._grpcmux import GRPCMuxer
     from ._mtls import Identity
 
-__all__ = ["Endpoint", "Listener", "TLSPair", "dial", "listen"]
+__all__ = ["Endpoint", "Listener", "TLSPair", "dial", "listen", "listen_multiplexed"]
 
 
 @dataclass(frozen=True)
@@ -171,26 +172,22 @@ def _listen_grpcio(
     raise _bind_error(network)
 
 
-def _listen_relayed(
-    server: Any,
-    network: str,
-    socket_dir: str,
-    tls: TLSPair,
-    port_range: tuple[int, int],
-    group: str | None,
-) -> Listener:
-    from ._mtls import mtls_server
-    from ._tlsrelay import TLSServerRelay, listen_unix
-
-    private = private_socket_dir("goplugin_tls")
-    backend = os.path.join(private, "grpc.sock")
-    server.add_insecure_port("unix:" + backend)
-    cleanup: list[Callable[[], None]] = [lambda: _rmtree(private)]
-    sock: socket.socket | None = None
+def _bind_socket(
+    network: str, socket_dir: str, port_range: tuple[int, int], group: str | None
+) -> tuple[socket.socket, Listener]:
+    """A listening Python socket at the address go-plugin's rules give (for relays and the
+    multiplexing muxer, which accept connections themselves instead of grpcio)."""
     for _, address in _candidates(network, socket_dir, port_range):
+        cleanup: list[Callable[[], None]] = []
         try:
             if network == "unix":
-                sock = listen_unix(address)
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.bind(address)
+                    sock.listen(128)
+                except BaseException:
+                    sock.close()
+                    raise
                 if group:
                     apply_socket_group(address, group)
                 cleanup.append(_unlinker(address))
@@ -200,12 +197,75 @@ def _listen_relayed(
                 address = f"127.0.0.1:{sock.getsockname()[1]}"
         except OSError:
             continue
-        break
-    if sock is None:
-        for undo in reversed(cleanup):
-            undo()
-        raise _bind_error(network)
+        cleanup.append(sock.close)
+        return sock, Listener(network, address, cleanup)
+    raise _bind_error(network)
+
+
+def _listen_relayed(
+    server: Any,
+    network: str,
+    socket_dir: str,
+    tls: TLSPair,
+    port_range: tuple[int, int],
+    group: str | None,
+) -> Listener:
+    from ._mtls import mtls_server
+    from ._tlsrelay import TLSServerRelay
+
+    private = private_socket_dir("goplugin_tls")
+    backend = os.path.join(private, "grpc.sock")
+    server.add_insecure_port("unix:" + backend)
+    try:
+        sock, listener = _bind_socket(network, socket_dir, port_range, group)
+    except OSError:
+        _rmtree(private)
+        raise
     relay = TLSServerRelay(sock, mtls_server(tls.identity, tls.peer_der), backend)
     relay.start()
-    cleanup.append(relay.close)
-    return Listener(network, address, cleanup)
+    # Undone in reverse: the relay, the socket, its path, then the private directory.
+    listener._cleanup[:0] = [lambda: _rmtree(private)]
+    listener._cleanup.append(relay.close)
+    return listener
+
+
+def listen_multiplexed(
+    server: Any,
+    *,
+    network: str,
+    socket_dir: str,
+    tls: TLSPair | None = None,
+    port_range: tuple[int, int] = (0, 0),
+    group: str | None = None,
+) -> tuple[Listener, GRPCMuxer]:
+    """Plugin side of PLUGIN_MULTIPLEX_GRPC: announce a listener that accepts the host's one
+    connection and runs the yamux server session on it; streams go to ``server`` (reached on a
+    private socket, behind TLS when on) unless a knock claims them for a brokered server."""
+    from ._grpcmux import MAIN, GRPCMuxer
+    from .netrpc._session import Session
+
+    backend = listen(server, network="unix", socket_dir=socket_dir, tls=tls)
+    try:
+        sock, listener = _bind_socket(network, socket_dir, port_range, group)
+    except OSError:
+        backend.close()
+        raise
+    muxer = GRPCMuxer(server=True, socket_dir=socket_dir)
+    muxer.serve(MAIN, backend.address)
+
+    def accept_one() -> None:
+        # go-plugin accepts exactly one connection in this mode.
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        finally:
+            sock.close()
+        muxer.attach(Session(conn, client=False))
+
+    import threading
+
+    threading.Thread(target=accept_one, name="goplugin-mux-listen", daemon=True).start()
+    listener._cleanup[:0] = [backend.close]
+    listener._cleanup.append(muxer.close)
+    return listener, muxer

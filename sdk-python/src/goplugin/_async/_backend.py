@@ -29,6 +29,7 @@ __all__ = [
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
+    "loop_caller",
     "new_server",
     "open_channel",
     "secure_channel",
@@ -65,6 +66,11 @@ async def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) 
         return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
     except asyncio.TimeoutError:
         raise TimeoutError from None
+
+
+def loop_caller() -> Callable[..., Any]:
+    """Something any thread may call to run ``fn(*args)`` on this event loop."""
+    return asyncio.get_running_loop().call_soon_threadsafe
 
 
 def start_task(fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> asyncio.Task[None]:

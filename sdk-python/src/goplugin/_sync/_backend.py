@@ -30,6 +30,7 @@ __all__ = [
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
+    "loop_caller",
     "new_server",
     "open_channel",
     "secure_channel",
@@ -61,6 +62,15 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
         return fut.result(timeout)
     except concurrent.futures.TimeoutError:  # a distinct class before Python 3.11
         raise TimeoutError from None
+
+
+def _call_now(fn: Callable[..., Any], *args: Any) -> None:
+    fn(*args)
+
+
+def loop_caller() -> Callable[..., Any]:
+    """Threads need no hand-off here: run ``fn(*args)`` right away."""
+    return _call_now
 
 
 def start_task(fn: Callable[..., None], *args: Any) -> threading.Thread:
