@@ -41,7 +41,11 @@ class ClientConfig:
     max_port: int = 25000
 
     def environment(
-        self, *, unix_socket_dir: str | None, client_cert_pem: str | None = None
+        self,
+        *,
+        unix_socket_dir: str | None,
+        client_cert_pem: str | None = None,
+        multiplex: bool = False,
     ) -> dict[str, str]:
         base: dict[str, str] = {} if self.skip_host_env else dict(os.environ)
         if self.env:
@@ -54,6 +58,7 @@ class ClientConfig:
             max_port=self.max_port,
             unix_socket_dir=unix_socket_dir,
             client_cert_pem=client_cert_pem,
+            multiplex=multiplex,
         )
 
     def channel_options(self) -> list[tuple[str, Any]]:

@@ -19,12 +19,13 @@ from ._handshake import CORE_PROTOCOL_VERSION, Handshake
 from ._hclog import HclogJSONFormatter
 from ._sockets import private_socket_dir
 from ._stdio import StdioBuffer, redirect_stdio
-from ._transport import Listener, TLSPair, listen, listen_socket
+from ._transport import Listener, TLSPair, listen, listen_multiplexed, listen_socket
 from ._watchdog import watch_host
 
 if TYPE_CHECKING:
     import socket
 
+    from ._grpcmux import GRPCMuxer
     from ._reattach import ReattachConfig
     from ._serveconfig import ServeConfig
 
@@ -67,6 +68,7 @@ class PluginRuntime:
         self.real_stderr: IO[str] = sys.stderr
         self.stdio = StdioBuffer()
         self.listener: Listener | None = None
+        self.muxer: GRPCMuxer | None = None
         # The host's PLUGIN_UNIX_SOCKET_DIR, else a private 0700 directory of our own; the
         # broker puts its sockets here too.
         self._own_dir = config.socket_dir is None
@@ -77,15 +79,19 @@ class PluginRuntime:
         self.host_gone = False
 
     def listen(self, server: Any, tls: TLSPair | None) -> Listener:
-        """Bind the plugin's gRPC server where go-plugin's rules say (see _transport.listen)."""
-        self.listener = listen(
-            server,
-            network=self.config.network,
-            socket_dir=self.socket_dir,
-            tls=tls,
-            port_range=self.config.port_range,
-            group=self.config.socket_group,
-        )
+        """Bind the plugin's gRPC server where go-plugin's rules say (see _transport.listen);
+        behind a yamux muxer when the host asked for broker multiplexing."""
+        where: dict[str, Any] = {
+            "network": self.config.network,
+            "socket_dir": self.socket_dir,
+            "tls": tls,
+            "port_range": self.config.port_range,
+            "group": self.config.socket_group,
+        }
+        if self.config.multiplex_requested:
+            self.listener, self.muxer = listen_multiplexed(server, **where)
+        else:
+            self.listener = listen(server, **where)
         return self.listener
 
     def listen_socket(self, tls: TLSPair | None) -> socket.socket:

@@ -24,6 +24,7 @@ from ._handshake import (
     HandshakeConfig,
     Protocol,
     negotiate_plugin_version,
+    parse_go_bool,
     parse_protocol_versions,
 )
 from .plugin import GRPCPlugin
@@ -131,10 +132,17 @@ def make_serve_config(
         socket_dir=env.get(ENV_UNIX_SOCKET_DIR) or None,
         socket_group=env.get(ENV_UNIX_SOCKET_GROUP) or None,
         client_cert_pem=env.get(ENV_CLIENT_CERT) or None,
-        multiplex_requested=bool(env.get(ENV_MULTIPLEX_GRPC)),
+        multiplex_requested=_truthy(env.get(ENV_MULTIPLEX_GRPC, "")),
         grpc_options=grpc_options,
         debug=debug,
     )
+
+
+def _truthy(value: str) -> bool:
+    try:
+        return parse_go_bool(value)
+    except ValueError:
+        return False
 
 
 def _env_int(env: Mapping[str, str], key: str) -> int:

@@ -33,9 +33,19 @@ from ._sockets import connect as _connect_plain
 if TYPE_CHECKING:
     import grpc
 
+    from ._grpcmux import GRPCMuxer
     from ._mtls import Identity
 
-__all__ = ["Endpoint", "Listener", "TLSPair", "connect", "dial", "listen", "listen_socket"]
+__all__ = [
+    "Endpoint",
+    "Listener",
+    "TLSPair",
+    "connect",
+    "dial",
+    "listen",
+    "listen_multiplexed",
+    "listen_socket",
+]
 
 
 @dataclass(frozen=True)
@@ -181,27 +191,33 @@ def _listen_grpcio(
     raise _bind_error(network)
 
 
-def _bind_announced(
+def _bind_socket(
     network: str, socket_dir: str, port_range: tuple[int, int], group: str | None
-) -> tuple[socket.socket, str, list[Callable[[], None]]]:
-    """A listening socket at the first free address go-plugin's rules allow, and its undo."""
+) -> tuple[socket.socket, Listener]:
+    """A listening Python socket at the address go-plugin's rules give (for relays and the
+    multiplexing muxer, which accept connections themselves instead of grpcio)."""
     for _, address in _candidates(network, socket_dir, port_range):
         cleanup: list[Callable[[], None]] = []
         try:
             if network == "unix":
-                sock = listen_unix(address)
-                cleanup.append(_unlinker(address))
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.bind(address)
+                    sock.listen(128)
+                except BaseException:
+                    sock.close()
+                    raise
                 if group:
                     apply_socket_group(address, group)
+                cleanup.append(_unlinker(address))
             else:
                 host, _, port = address.rpartition(":")
                 sock = socket.create_server((host, int(port)))
                 address = f"127.0.0.1:{sock.getsockname()[1]}"
         except OSError:
-            for undo in reversed(cleanup):
-                undo()
             continue
-        return sock, address, cleanup
+        cleanup.append(sock.close)
+        return sock, Listener(network, address, cleanup)
     raise _bind_error(network)
 
 
@@ -219,17 +235,59 @@ def _listen_relayed(
     private = private_socket_dir("goplugin_tls")
     backend = os.path.join(private, "grpc.sock")
     server.add_insecure_port("unix:" + backend)
-    cleanup: list[Callable[[], None]] = [lambda: _rmtree(private)]
     try:
-        sock, address, undo = _bind_announced(network, socket_dir, port_range, group)
-    except BaseException:
+        sock, listener = _bind_socket(network, socket_dir, port_range, group)
+    except OSError:
         _rmtree(private)
         raise
     relay = TLSServerRelay(sock, mtls_server(tls.identity, tls.peer_der), backend)
     relay.start()
-    cleanup.extend(undo)
-    cleanup.append(relay.close)
-    return Listener(network, address, cleanup)
+    # Undone in reverse: the relay, the socket, its path, then the private directory.
+    listener._cleanup[:0] = [lambda: _rmtree(private)]
+    listener._cleanup.append(relay.close)
+    return listener
+
+
+def listen_multiplexed(
+    server: Any,
+    *,
+    network: str,
+    socket_dir: str,
+    tls: TLSPair | None = None,
+    port_range: tuple[int, int] = (0, 0),
+    group: str | None = None,
+) -> tuple[Listener, GRPCMuxer]:
+    """Plugin side of PLUGIN_MULTIPLEX_GRPC: announce a listener that accepts the host's one
+    connection and runs the yamux server session on it; streams go to ``server`` (reached on a
+    private socket, behind TLS when on) unless a knock claims them for a brokered server."""
+    from ._grpcmux import MAIN, GRPCMuxer
+    from .netrpc._session import Session
+
+    backend = listen(server, network="unix", socket_dir=socket_dir, tls=tls)
+    try:
+        sock, listener = _bind_socket(network, socket_dir, port_range, group)
+    except OSError:
+        backend.close()
+        raise
+    muxer = GRPCMuxer(server=True, socket_dir=socket_dir)
+    muxer.serve(MAIN, backend.address)
+
+    def accept_one() -> None:
+        # go-plugin accepts exactly one connection in this mode.
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        finally:
+            sock.close()
+        muxer.attach(Session(conn, client=False))
+
+    import threading
+
+    threading.Thread(target=accept_one, name="goplugin-mux-listen", daemon=True).start()
+    listener._cleanup[:0] = [backend.close]
+    listener._cleanup.append(muxer.close)
+    return listener, muxer
 
 
 def listen_socket(
@@ -248,27 +306,26 @@ def listen_socket(
     socket in a 0700 directory: the one returned. ``Listener.close`` undoes everything.
     """
     if tls is None:
-        sock, address, cleanup = _bind_announced(network, socket_dir, port_range, group)
-        cleanup.append(sock.close)
-        return Listener(network, address, cleanup), sock
+        sock, listener = _bind_socket(network, socket_dir, port_range, group)
+        return listener, sock
     from ._mtls import mtls_server
     from ._tlsrelay import TLSServerRelay
 
     private = private_socket_dir("goplugin_tls")
     backend = os.path.join(private, "rpc.sock")
     inner = listen_unix(backend)
-    cleanup = [lambda: _rmtree(private), inner.close]
     try:
-        outer, address, undo = _bind_announced(network, socket_dir, port_range, group)
-    except BaseException:
+        outer, listener = _bind_socket(network, socket_dir, port_range, group)
+    except OSError:
         inner.close()
         _rmtree(private)
         raise
     relay = TLSServerRelay(outer, mtls_server(tls.identity, tls.peer_der), backend)
     relay.start()
-    cleanup.extend(undo)
-    cleanup.append(relay.close)
-    return Listener(network, address, cleanup), inner
+    # Undone in reverse: the relay, the announced socket and path, ours, the directory.
+    listener._cleanup[:0] = [lambda: _rmtree(private), inner.close]
+    listener._cleanup.append(relay.close)
+    return listener, inner
 
 
 def connect(

@@ -31,6 +31,7 @@ __all__ = [
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
+    "loop_caller",
     "new_server",
     "open_channel",
     "run_blocking",
@@ -95,6 +96,11 @@ async def run_blocking(fn: Callable[..., T], *args: Any) -> T:
 def running_loop() -> asyncio.AbstractEventLoop | None:
     """Where ``async def`` net/rpc methods run: this loop (the sync flavour has none)."""
     return asyncio.get_running_loop()
+
+
+def loop_caller() -> Callable[..., Any]:
+    """Something any thread may call to run ``fn(*args)`` on this event loop."""
+    return asyncio.get_running_loop().call_soon_threadsafe
 
 
 def start_task(fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> asyncio.Task[None]:

@@ -89,17 +89,24 @@ async def serve(
         return
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
-    broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options, tls=tls)
-    _add_internal_services(server, runtime, stop, broker)
-    with recording_services(server) as names:
-        for plugin in config.plugins.values():
-            plugin.grpc_server(broker, server)
-    server.add_generic_rpc_handlers((LazyReflection([*INTERNAL_SERVICES, *names], aio=IS_ASYNC),))
     try:
         listener = runtime.listen(server, tls)
-        network, address = listener.network, listener.address
+        broker = GRPCBroker(
+            socket_dir=runtime.socket_dir,
+            grpc_options=config.grpc_options,
+            tls=tls,
+            muxer=runtime.muxer,
+        )
+        _add_internal_services(server, runtime, stop, broker)
+        with recording_services(server) as names:
+            for plugin in config.plugins.values():
+                plugin.grpc_server(broker, server)
+        server.add_generic_rpc_handlers(
+            (LazyReflection([*INTERNAL_SERVICES, *names], aio=IS_ASYNC),)
+        )
         await server.start()
         runtime.install_stop_triggers(stop.set)
+        network, address = listener.network, listener.address
         if debug:
             runtime.announce_debug(
                 ReattachConfig(
@@ -108,7 +115,10 @@ async def serve(
             )
         else:
             cert = None if tls is None else tls.identity.cert_der
-            runtime.announce(runtime.handshake(network, address, server_cert=cert))
+            multiplex = True if runtime.muxer is not None else None
+            runtime.announce(
+                runtime.handshake(network, address, server_cert=cert, multiplex=multiplex)
+            )
         _log.debug("plugin address", extra={"network": network, "address": address})
         await stop.wait()
         _log.debug("plugin shutting down")

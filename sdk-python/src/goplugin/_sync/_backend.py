@@ -34,6 +34,7 @@ __all__ = [
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
+    "loop_caller",
     "new_server",
     "open_channel",
     "run_blocking",
@@ -85,6 +86,15 @@ def run_blocking(fn: Callable[..., T], *args: Any) -> T:
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
     return None
+
+
+def _call_now(fn: Callable[..., Any], *args: Any) -> None:
+    fn(*args)
+
+
+def loop_caller() -> Callable[..., Any]:
+    """Threads need no hand-off here: run ``fn(*args)`` right away."""
+    return _call_now
 
 
 def start_task(fn: Callable[..., None], *args: Any) -> threading.Thread:

@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Iterator, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -28,12 +28,16 @@ from ._backend import (
     Channel,
     Queue,
     Task,
+    loop_caller,
     new_server,
     open_channel,
     start_task,
     stop_server,
     wait_future,
 )
+
+if TYPE_CHECKING:
+    from .._grpcmux import GRPCMuxer
 
 __all__ = ["GRPCBroker"]
 
@@ -49,6 +53,7 @@ class GRPCBroker:
         socket_dir: str,
         grpc_options: list[tuple[str, Any]],
         tls: TLSPair | None = None,
+        muxer: GRPCMuxer | None = None,
         wrap_channel: Callable[[Channel], Any] | None = None,
     ) -> None:
         self._ids = itertools.count(1)
@@ -61,6 +66,9 @@ class GRPCBroker:
         self._options = grpc_options
         self._wrap_channel = wrap_channel
         self._tls = tls
+        self._muxer = muxer
+        self._call_soon = loop_caller()
+        self._knocking = threading.Lock()  # one knock at a time, like Go's dialMutex
         self._servers: list[tuple[Any, Listener]] = []
         self._endpoints: list[Endpoint] = []
         self._call: Any = None
@@ -146,9 +154,14 @@ class GRPCBroker:
         listener = listen(server, network="unix", socket_dir=self._socket_dir, tls=self._tls)
         server.start()
         self._servers.append((server, listener))
-        self._send(
-            ConnInfo(service_id=service_id, network=listener.network, address=listener.address)
-        )
+        if self._muxer is not None:
+            # Multiplexed: no address to announce; the peer knocks, then opens a stream.
+            self._muxer.serve(service_id, listener.address)
+            self._state.on_knock(service_id, self._answer_knock)
+        else:
+            self._send(
+                ConnInfo(service_id=service_id, network=listener.network, address=listener.address)
+            )
         return server
 
     def dial(self, service_id: int, timeout: float = PENDING_TTL) -> Any:
@@ -156,6 +169,9 @@ class GRPCBroker:
 
         The caller owns the channel and closes it when done, as with Go's ``Dial``.
         """
+        if self._muxer is not None:
+            path = self._muxer.bridge(knock=lambda: self._knock(service_id, timeout))
+            return self._channel_to(dial("unix", path, self._tls, socket_dir=self._socket_dir))
         pending = self._state.expect(service_id)
         try:
             info = wait_future(pending, timeout)
@@ -166,10 +182,42 @@ class GRPCBroker:
             ) from None
         if info.network not in ("unix", "tcp"):
             raise PluginError(f"unknown address type: {info.network}:{info.address}")
-        endpoint = dial(info.network, info.address, self._tls, socket_dir=self._socket_dir)
+        return self._channel_to(
+            dial(info.network, info.address, self._tls, socket_dir=self._socket_dir)
+        )
+
+    def _channel_to(self, endpoint: Endpoint) -> Any:
         self._endpoints.append(endpoint)
         channel = open_channel(endpoint, self._options)
         return channel if self._wrap_channel is None else self._wrap_channel(channel)
+
+    # -- multiplexed mode: knocks ------------------------------------------------------------
+
+    def _answer_knock(self, knock: ConnInfo) -> None:
+        """The peer wants a stream to a server we accept on: let the muxer expect it."""
+        assert self._muxer is not None
+        error = self._muxer.accept_knock(knock.service_id)
+        ack = ConnInfo.Knock(knock=True, ack=True, error=error)
+        self._call_soon(self._send, ConnInfo(service_id=knock.service_id, knock=ack))
+
+    def _knock(self, service_id: int, timeout: float) -> None:
+        """Ask the peer to route our next stream to its server ``service_id`` (runs on a
+        bridge thread, once per gRPC connection grpcio opens)."""
+        with self._knocking:
+            pending = self._state.expect(service_id)
+            knock = ConnInfo(service_id=service_id, knock=ConnInfo.Knock(knock=True))
+            self._call_soon(self._send, knock)
+            try:
+                reply = pending.result(timeout)
+            except TimeoutError:
+                self._state.forget(service_id, pending)
+                raise PluginError(
+                    f"timeout waiting for multiplexing knock handshake on id {service_id}"
+                ) from None
+        if not (reply.knock.knock and reply.knock.ack):
+            raise PluginError(f"handshake failed for multiplexing on id {service_id}")
+        if reply.knock.error:
+            raise PluginError(f"failed to knock for id {service_id}: {reply.knock.error}")
 
     def close(self) -> None:
         """End the stream and stop the brokered servers."""

@@ -91,6 +91,7 @@ class PluginClient:
         reattach: ReattachConfig | None = None,
         checksum: SecureConfig | None = None,
         auto_mtls: bool | None = None,
+        multiplex: bool = False,
         start_timeout: float = 60.0,
         kill_timeout: float = 2.0,
         env: Mapping[str, str] | None = None,
@@ -109,6 +110,8 @@ class PluginClient:
             raise ValueError("PluginClient needs either the plugin command or reattach=")
         if reattach is not None and checksum is not None:
             raise ValueError("only one of checksum and reattach may be set")
+        if reattach is not None and multiplex:
+            raise ValueError("gRPC broker multiplexing cannot be used with reattach")
         self._config = make_config(
             cmd,
             handshake=handshake,
@@ -130,6 +133,7 @@ class PluginClient:
         )
         self._reattach = reattach
         self._checksum = checksum
+        self._multiplex = multiplex
         # Go's AutoMTLS. By default on where plugins listen on TCP (Windows), where other local
         # users could connect; on unix sockets the private 0700 directory keeps them out.
         self._auto_mtls = (os.name == "nt") if auto_mtls is None else auto_mtls
@@ -257,6 +261,7 @@ class PluginClient:
                 cmd,
                 env=config.environment(
                     unix_socket_dir=socket_dir,
+                    multiplex=self._multiplex,
                     client_cert_pem=None if identity is None else identity.cert_pem.decode(),
                 ),
                 cwd=config.cwd,
@@ -315,6 +320,7 @@ class PluginClient:
             handshake,
             host_versions=self._config.plugin_sets,
             allowed_protocols=self._config.allowed_protocols,
+            multiplex_requested=self._multiplex,
         )
         _log.debug(
             "plugin %s (pid %d) handshake: %s", self._config.cmd, proc.pid, handshake.format()
