@@ -393,3 +393,23 @@ def test_pings_are_answered_with_ack(raw: tuple[Session, RawPeer]) -> None:
     peer.sock.sendall(encode_header(FrameType.PING, FLAG_SYN, 0, 99))
     peer.sock.settimeout(SAFETY)
     assert peer.sock.recv(12) == encode_header(FrameType.PING, FLAG_ACK, 0, 99)
+
+
+def test_fin_and_reset_in_one_read_keep_the_session(raw: tuple[Session, RawPeer]) -> None:
+    # A peer that half-closes and then resets a stream can land both frames in one recv: the
+    # core has forgotten the stream by the time the session dispatches the FIN's event.
+    session, peer = raw
+    stream = session.open_stream()
+    stream.write(b"x")
+    peer.until(lambda e: isinstance(e, DataReceived))
+    peer.core.accept_stream(stream.id)
+    peer.core.close_stream(stream.id)
+    peer.core.reset_stream(stream.id)
+    peer.flush()
+    with pytest.raises(ConnectionClosedError, match="reset"):
+        while stream.read():
+            pass
+    assert not session.closed and session._reader.is_alive()
+    other = session.open_stream()  # and the session carries on
+    other.write(b"y")
+    peer.until(lambda e: isinstance(e, DataReceived) and e.stream_id == other.id)

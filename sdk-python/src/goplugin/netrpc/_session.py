@@ -277,6 +277,9 @@ class Session:
 
     def _dispatch(self, events: list[Event]) -> None:
         streams = self._streams
+        # Streams are forgotten only after the whole batch: the core already reflects its last
+        # frame, so a FIN followed by a RST in one read must not drop the stream at the FIN.
+        ended: list[Stream] = []
         for event in events:
             if isinstance(event, DataReceived):  # the hot one first
                 stream = streams[event.stream_id]
@@ -297,13 +300,15 @@ class Session:
                 else:
                     stream._eof = True
                 stream._cond.notify_all()
-                self._forget_if_done(stream)
+                ended.append(stream)
             elif isinstance(event, StreamEstablished):
                 self._cond.notify_all()
             elif isinstance(event, PingAcknowledged):
                 answered = self._pings.pop(event.opaque, None)
                 if answered is not None:
                     answered.set()
+        for stream in ended:
+            self._forget_if_done(stream)
 
     def _keep_loop(self) -> None:
         interval, timeout = self._keepalive
