@@ -142,10 +142,12 @@ def test_auto_mtls_with_the_go_greeter(go_greeter_plugin: Path) -> None:
 NETRPC_THREADS = ("goplugin-netrpc", "goplugin-muxbroker", "yamux-", "goplugin-tls")
 
 
-def leftover_threads() -> list[str]:
+def leftover_threads(before: set[threading.Thread]) -> list[str]:
     deadline = time.monotonic() + 5
     while True:
-        names = [t.name for t in threading.enumerate() if t.name.startswith(NETRPC_THREADS)]
+        names = [
+            t.name for t in set(threading.enumerate()) - before if t.name.startswith(NETRPC_THREADS)
+        ]
         if not names or time.monotonic() > deadline:
             return names
         time.sleep(0.02)
@@ -155,6 +157,7 @@ def test_twenty_launch_kill_cycles_leave_nothing_behind(go_greeter_plugin: Path)
     me = psutil.Process()
     tmp = tempfile.gettempdir()
     dirs_before = set(glob.glob(os.path.join(tmp, "goplugin*")))
+    threads_before = set(threading.enumerate())
     sockets = []
     for i in range(20):
         client = goplugin.PluginClient(
@@ -170,13 +173,20 @@ def test_twenty_launch_kill_cycles_leave_nothing_behind(go_greeter_plugin: Path)
     assert me.children(recursive=True) == []
     assert [s for s in sockets if os.path.exists(s)] == []
     assert set(glob.glob(os.path.join(tmp, "goplugin*"))) <= dirs_before
-    assert leftover_threads() == []
+    assert leftover_threads(threads_before) == []
 
 
 class Adder:
     @netrpc.method("Add", args=gob.Slice(gob.INT64), reply=gob.INT64)
     def add(self, args: list[int]) -> int:
         return sum(args)
+
+
+class WithBroker(netrpc.Plugin[Any]):
+    """Hands out the connection's MuxBroker with the client, as Go's Client(broker, c) gets."""
+
+    def netrpc_client(self, broker: Any, client: Any) -> tuple[netrpc.MuxBroker, Any]:
+        return broker, client
 
 
 @pytest.mark.parametrize(
@@ -189,6 +199,7 @@ def test_python_plugin(py_netrpc_plugin: list[str], workdir: Path, variant: str)
     with goplugin.PluginClient(
         py_netrpc_plugin,
         handshake=EXAMPLE_HANDSHAKE,
+        plugins={"calc": WithBroker()},
         env=env,
         auto_mtls="tls" in variant,
         sync_stdout=out,
@@ -203,10 +214,9 @@ def test_python_plugin(py_netrpc_plugin: list[str], workdir: Path, variant: str)
         with pytest.raises(RPCServerError, match="No such file or directory"):
             kv.call("Plugin.Get", "nope")
         # A callback: the plugin dials what the host's broker serves.
-        broker: netrpc.MuxBroker = client._conn.broker  # type: ignore[union-attr]
+        broker, calc = client.dispense("calc")
         helper = broker.next_id()
         broker.accept_and_serve(helper, Adder())
-        calc = client.dispense("calc")
         args = {"Helper": helper, "A": 40, "B": 2}
         assert calc.call("Plugin.Sum", args, gob.INT64, args_type=SUM_ARGS) == 42
         client.ping()

@@ -41,6 +41,7 @@ class MuxBroker:
     def __init__(self, session: Session, dispatcher: Dispatcher | None = None) -> None:
         self._session = session
         self._dispatcher = dispatcher
+        self._own_dispatcher: Dispatcher | None = None
         self._next_id = 0
         self._cond = threading.Condition()
         #: id -> (stream, deadline): knocked streams waiting for their accept.
@@ -98,7 +99,7 @@ class MuxBroker:
 
         methods, handlers = compile_service(impl)
         if self._dispatcher is None:
-            self._dispatcher = Dispatcher()
+            self._dispatcher = self._own_dispatcher = Dispatcher()
         self._dispatcher.check(handlers)
         threading.Thread(
             target=self._serve,
@@ -128,6 +129,8 @@ class MuxBroker:
         for stream in parked:
             stream.reset()
         self._session.close()
+        if self._own_dispatcher is not None:
+            self._own_dispatcher.close()
         runner = self._runner
         if runner is not None and runner is not threading.current_thread():
             runner.join()

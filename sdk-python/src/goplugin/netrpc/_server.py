@@ -10,6 +10,7 @@ finish, under one lock that keeps the gob stream in the order its encoder wrote 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import queue
@@ -17,13 +18,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConnectionClosedError, GobEncodeError, ProtocolError
-from ._rpc import ServerCodec
+from ._gobtypes import INTERFACE
+from ._rpc import Method, ServerCodec
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Mapping
 
-    from ._rpc import Call, Method
+    from ._rpc import Call
     from ._service import Handler
     from ._stream import Stream
 
@@ -168,6 +170,9 @@ def serve_stream(
                 _log.debug("net/rpc %s failed", call.service_method, exc_info=error)
                 data = codec.respond(call, error=_error_text(error))
             else:
+                if value is None and call.method is not None and call.method.reply_type is None:
+                    # Nothing to infer a type from: a nil interface{}, as args=None is.
+                    call = dataclasses.replace(call, method=Method(call.method.arg_type, INTERFACE))
                 try:
                     data = codec.respond(call, value)
                 except GobEncodeError as exc:
