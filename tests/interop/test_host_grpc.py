@@ -146,3 +146,28 @@ def test_incompatible_app_version(go_kv_plugin: Path, workdir: Path) -> None:
         client.start()
     assert (info.value.plugin_version, info.value.host_versions) == (1, (2,))
     assert client.exited
+
+
+def test_versioned_plugin_sets_pick_the_highest_common_version(
+    py_kv_plugin: list[str], workdir: Path
+) -> None:
+    from gen.kv import kv_goplugin
+
+    sets = {v: {"kv": kv_goplugin.KVPlugin()} for v in (2, 3)}
+    client = goplugin.PluginClient(
+        py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, versioned_plugins=sets,
+        env={"KV_TEST_VERSIONS": "1,2"},
+    )  # fmt: skip
+    with client:
+        assert client.negotiated_version == 2
+        client.dispense("kv")
+    sets = {4: {"kv": kv_goplugin.KVPlugin()}}
+    client = goplugin.PluginClient(
+        py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, versioned_plugins=sets,
+        env={"KV_TEST_VERSIONS": "1,2"},
+    )  # fmt: skip
+    with pytest.raises(goplugin.IncompatibleVersionError) as info:
+        client.start()
+    assert (info.value.plugin_version, info.value.host_versions) == (1, (4,))
+    # The plugin logged both lists before the host refused it.
+    assert "the host offers [4], this plugin offers [1, 2]" in str(info.value)
