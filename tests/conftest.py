@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,28 +17,15 @@ from gobuild import REPO, go_plugin_example, go_program
 #: go-plugin's examples all use this handshake.
 EXAMPLE_HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
 PLUGINS = Path(__file__).resolve().parent / "plugins"
+EXAMPLES_PY = REPO / "examples-py"
+# Tests import the committed generated code (examples-py/gen) like the examples do.
+sys.path.insert(0, str(EXAMPLES_PY))
 
 
 @pytest.fixture(scope="session")
-def kv_stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Python stubs of proto/kv and proto/counter, importable as ``kv.kv_pb2`` etc."""
-    out = tmp_path_factory.mktemp("stubs")
-    for name in ("kv", "counter"):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "grpc_tools.protoc",
-                f"-I{REPO / 'proto'}",
-                f"--python_out={out}",
-                f"--grpc_python_out={out}",
-                str(REPO / "proto" / name / f"{name}.proto"),
-            ],
-            check=True,
-        )
-        (out / name / "__init__.py").touch()
-    sys.path.insert(0, str(out))
-    return out
+def generated() -> Path:
+    """The generated Python code of proto/ (``gen.kv``, ``gen.counter``, ...), as committed."""
+    return EXAMPLES_PY
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +66,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def plugin_pythonpath(kv_stubs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Python test plugins find goplugin and the stubs through PYTHONPATH."""
-    paths = [str(kv_stubs), str(REPO / "sdk-python" / "src")]
+def plugin_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python plugins find goplugin and the generated code through PYTHONPATH."""
+    paths = [str(EXAMPLES_PY), str(REPO / "sdk-python" / "src")]
     if os.environ.get("PYTHONPATH"):
         paths.append(os.environ["PYTHONPATH"])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
@@ -103,4 +89,4 @@ def py_netrpc_plugin(plugin_pythonpath: None) -> list[str]:
 @pytest.fixture
 def py_counter_plugin(plugin_pythonpath: None) -> list[str]:
     """The Python plugin of go-plugin's bidirectional contract (dials the host's AddHelper)."""
-    return [sys.executable, str(PLUGINS / "counter_plugin.py")]
+    return [sys.executable, str(EXAMPLES_PY / "counter_plugin.py")]

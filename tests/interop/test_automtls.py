@@ -24,15 +24,15 @@ pytestmark = pytest.mark.interop
 
 
 def kv_roundtrip(channel: object) -> bytes:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
-    kv = kv_pb2_grpc.KVStub(channel)
-    kv.Put(kv_pb2.PutRequest(key="tls", value=b"secret"), timeout=20)
-    return bytes(kv.Get(kv_pb2.GetRequest(key="tls"), timeout=20).value)
+    kv = kv_goplugin.KVClient(channel)
+    kv.put(kv_pb2.PutRequest(key="tls", value=b"secret"), timeout=20)
+    return bytes(kv.get(kv_pb2.GetRequest(key="tls"), timeout=20).value)
 
 
 def test_python_host_with_automtls_and_go_plugin(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
     client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, auto_mtls=True)
     with client:
@@ -44,7 +44,7 @@ def test_python_host_with_automtls_and_go_plugin(
 
 
 def test_python_host_with_automtls_and_python_plugin(
-    py_kv_plugin: list[str], kv_stubs: Path, workdir: Path
+    py_kv_plugin: list[str], generated: Path, workdir: Path
 ) -> None:
     client = goplugin.PluginClient(py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, auto_mtls=True)
     with client:
@@ -55,25 +55,25 @@ def test_python_host_with_automtls_and_python_plugin(
 
 
 async def test_asyncio_host_with_automtls(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     client = goplugin.aio.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, auto_mtls=True)
     async with client:
-        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-        await kv.Put(kv_pb2.PutRequest(key="a", value=b"1"), timeout=20)
-        assert (await kv.Get(kv_pb2.GetRequest(key="a"), timeout=20)).value.startswith(b"1")
+        kv = kv_goplugin.KVClient(client.grpc_channel)
+        await kv.put(kv_pb2.PutRequest(key="a", value=b"1"), timeout=20)
+        assert (await kv.get(kv_pb2.GetRequest(key="a"), timeout=20)).value.startswith(b"1")
 
 
 @pytest.mark.parametrize("plugin", ["go", "python"])
 def test_brokered_callbacks_under_automtls(
-    plugin: str, kv_stubs: Path, py_counter_plugin: list[str], workdir: Path
+    plugin: str, generated: Path, py_counter_plugin: list[str], workdir: Path
 ) -> None:
-    from counter import counter_pb2, counter_pb2_grpc
+    from gen.counter import counter_goplugin, counter_pb2
 
-    class Adder(counter_pb2_grpc.AddHelperServicer):
-        def Sum(self, request, context):  # type: ignore[no-untyped-def]
+    class Adder(counter_goplugin.AddHelperServicer):
+        def sum(self, request, context):  # type: ignore[no-untyped-def]
             return counter_pb2.SumResponse(r=request.a + request.b)
 
     cmd = (
@@ -82,15 +82,15 @@ def test_brokered_callbacks_under_automtls(
         else py_counter_plugin
     )
     with goplugin.PluginClient(cmd, handshake=EXAMPLE_HANDSHAKE, auto_mtls=True) as client:
-        counter = counter_pb2_grpc.CounterStub(client.grpc_channel)
+        counter = counter_goplugin.CounterClient(client.grpc_channel)
         for _ in range(2):
             helper = client.broker.next_id()
             server = client.broker.accept_and_serve(
-                helper, lambda s: counter_pb2_grpc.add_AddHelperServicer_to_server(Adder(), s)
+                helper, counter_goplugin.AddHelperPlugin(Adder())
             )
-            counter.Put(counter_pb2.CounterPutRequest(add_server=helper, key="n", value=4))
+            counter.put(counter_pb2.CounterPutRequest(add_server=helper, key="n", value=4))
             server.stop(None)
-        assert counter.Get(counter_pb2.CounterGetRequest(key="n")).value == 8
+        assert counter.get(counter_pb2.CounterGetRequest(key="n")).value == 8
 
 
 def test_go_host_with_automtls_and_python_plugin(

@@ -85,9 +85,9 @@ def channel(target: str) -> grpc.Channel:
 
 @pytest.mark.parametrize("host_curve", ["P-521", "P-256"])
 def test_kv_through_the_relay_to_go_plugin(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path, host_curve: str
+    go_kv_plugin: Path, generated: Path, workdir: Path, host_curve: str
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     host = generate_identity(host_curve)
     with launched([str(go_kv_plugin)], host) as plugin:
@@ -98,9 +98,9 @@ def test_kv_through_the_relay_to_go_plugin(
         go_cert = x509.load_der_x509_certificate(hs.server_cert)
         assert go_cert.subject.rfc4514_string() == "CN=localhost,O=HashiCorp"
         with relay_to(hs, host) as relay, channel(relay.target) as ch:
-            kv = kv_pb2_grpc.KVStub(ch)
-            kv.Put(kv_pb2.PutRequest(key="hello", value=b"world"), timeout=20)
-            value = kv.Get(kv_pb2.GetRequest(key="hello"), timeout=20).value
+            kv = kv_goplugin.KVClient(ch)
+            kv.put(kv_pb2.PutRequest(key="hello", value=b"world"), timeout=20)
+            value = kv.get(kv_pb2.GetRequest(key="hello"), timeout=20).value
             # go-plugin's controller: the plugin shuts down cleanly when asked through TLS
             # (it stops its server at once, so the call itself may end UNAVAILABLE).
             try:
@@ -114,16 +114,16 @@ def test_kv_through_the_relay_to_go_plugin(
 
 
 def test_go_plugin_refuses_a_wrong_client_certificate(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     host, intruder = generate_identity("P-521"), generate_identity("P-521")
     with launched([str(go_kv_plugin)], host) as plugin:
         hs = plugin.handshake
         with relay_to(hs, intruder) as relay, channel(relay.target) as ch:
             with pytest.raises(grpc.RpcError) as failure:
-                kv_pb2_grpc.KVStub(ch).Get(kv_pb2.GetRequest(key="x"), timeout=5)
+                kv_goplugin.KVClient(ch).get(kv_pb2.GetRequest(key="x"), timeout=5)
             assert failure.value.code() in (
                 grpc.StatusCode.UNAVAILABLE,
                 grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -133,18 +133,18 @@ def test_go_plugin_refuses_a_wrong_client_certificate(
         assert relay.last_error.reason == "TLSV1_ALERT_UNKNOWN_CA"
         # ...while the right certificate still works on the same plugin.
         with relay_to(hs, host) as relay, channel(relay.target) as ch:
-            kv_pb2_grpc.KVStub(ch).Put(kv_pb2.PutRequest(key="k", value=b"v"), timeout=20)
+            kv_goplugin.KVClient(ch).put(kv_pb2.PutRequest(key="k", value=b"v"), timeout=20)
 
 
-def test_go_plugin_refuses_plaintext(go_kv_plugin: Path, kv_stubs: Path, workdir: Path) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+def test_go_plugin_refuses_plaintext(go_kv_plugin: Path, generated: Path, workdir: Path) -> None:
+    from gen.kv import kv_goplugin, kv_pb2
 
     with (
         launched([str(go_kv_plugin)], generate_identity()) as plugin,
         channel("unix:" + plugin.handshake.address) as ch,
         pytest.raises(grpc.RpcError),
     ):
-        kv_pb2_grpc.KVStub(ch).Get(kv_pb2.GetRequest(key="x"), timeout=3)
+        kv_goplugin.KVClient(ch).get(kv_pb2.GetRequest(key="x"), timeout=3)
 
 
 def test_relay_to_grpc_go_that_enforces_alpn(workdir: Path) -> None:
@@ -189,27 +189,27 @@ def test_go_host_with_automtls_uses_the_python_plugin(
 
 @pytest.mark.parametrize("host_curve", ["P-521", "P-256"])
 def test_python_plugin_refuses_plaintext_and_foreign_certificates(
-    py_kv_plugin: list[str], kv_stubs: Path, workdir: Path, host_curve: str
+    py_kv_plugin: list[str], generated: Path, workdir: Path, host_curve: str
 ) -> None:
     """P-521: a Go host's certificate, served through the relay; P-256: grpcio's own TLS."""
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     host, intruder = generate_identity(host_curve), generate_identity(host_curve)
     with launched(py_kv_plugin, host) as plugin:
         hs = plugin.handshake
         assert hs.server_cert is not None
         with channel("unix:" + hs.address) as ch, pytest.raises(grpc.RpcError):
-            kv_pb2_grpc.KVStub(ch).Get(kv_pb2.GetRequest(key="x"), timeout=3)
+            kv_goplugin.KVClient(ch).get(kv_pb2.GetRequest(key="x"), timeout=3)
         with (
             relay_to(hs, intruder) as relay,
             channel(relay.target) as ch,
             pytest.raises(grpc.RpcError),
         ):
-            kv_pb2_grpc.KVStub(ch).Get(kv_pb2.GetRequest(key="x"), timeout=3)
+            kv_goplugin.KVClient(ch).get(kv_pb2.GetRequest(key="x"), timeout=3)
         with relay_to(hs, host) as relay, channel(relay.target) as ch:
-            kv = kv_pb2_grpc.KVStub(ch)
-            kv.Put(kv_pb2.PutRequest(key="k", value=b"v"), timeout=20)
-            assert kv.Get(kv_pb2.GetRequest(key="k"), timeout=20).value.startswith(b"v")
+            kv = kv_goplugin.KVClient(ch)
+            kv.put(kv_pb2.PutRequest(key="k", value=b"v"), timeout=20)
+            assert kv.get(kv_pb2.GetRequest(key="k"), timeout=20).value.startswith(b"v")
         plugin.proc.terminate()
         assert plugin.proc.wait(timeout=10) == 0
     if host_curve == "P-521":

@@ -24,35 +24,33 @@ TLS = pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "automtls"
 
 
 def counter_rounds(client: goplugin.PluginClient, rounds: int = 2) -> int:
-    from counter import counter_pb2, counter_pb2_grpc
+    from gen.counter import counter_goplugin, counter_pb2
 
-    class Adder(counter_pb2_grpc.AddHelperServicer):
-        def Sum(self, request, context):  # type: ignore[no-untyped-def]
+    class Adder(counter_goplugin.AddHelperServicer):
+        def sum(self, request, context):  # type: ignore[no-untyped-def]
             return counter_pb2.SumResponse(r=request.a + request.b)
 
-    counter = counter_pb2_grpc.CounterStub(client.grpc_channel)
+    counter = counter_goplugin.CounterClient(client.grpc_channel)
     for _ in range(rounds):
         helper = client.broker.next_id()
-        server = client.broker.accept_and_serve(
-            helper, lambda s: counter_pb2_grpc.add_AddHelperServicer_to_server(Adder(), s)
-        )
-        counter.Put(counter_pb2.CounterPutRequest(add_server=helper, key="m", value=3), timeout=20)
+        server = client.broker.accept_and_serve(helper, counter_goplugin.AddHelperPlugin(Adder()))
+        counter.put(counter_pb2.CounterPutRequest(add_server=helper, key="m", value=3), timeout=20)
         server.stop(None)
-    return int(counter.Get(counter_pb2.CounterGetRequest(key="m"), timeout=20).value)
+    return int(counter.get(counter_pb2.CounterGetRequest(key="m"), timeout=20).value)
 
 
 @TLS
 def test_python_host_multiplexes_to_go_plugins(
-    tls: bool, go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    tls: bool, go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     options = {"handshake": EXAMPLE_HANDSHAKE, "multiplex": True, "auto_mtls": tls}
     with goplugin.PluginClient([go_kv_plugin], **options) as client:  # type: ignore[arg-type]
         assert client.handshake is not None and client.handshake.multiplex is True
-        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-        kv.Put(kv_pb2.PutRequest(key="m", value=b"x"), timeout=20)
-        assert kv.Get(kv_pb2.GetRequest(key="m"), timeout=20).value.startswith(b"x\n\n")
+        kv = kv_goplugin.KVClient(client.grpc_channel)
+        kv.put(kv_pb2.PutRequest(key="m", value=b"x"), timeout=20)
+        assert kv.get(kv_pb2.GetRequest(key="m"), timeout=20).value.startswith(b"x\n\n")
         client.ping()
     assert client.returncode == 0
     bidirectional = go_plugin_example("bidirectional", "plugin-go-grpc")
@@ -76,7 +74,7 @@ def test_python_host_multiplexes_to_a_python_plugin(
 def test_go_host_multiplexes(
     flags: list[str], plugin: str, py_counter_plugin: list[str], workdir: Path
 ) -> None:
-    host = go_program("./testprogs/counterhost")
+    host = go_program("./cmd/counter-host")
     cmd = (
         [str(go_plugin_example("bidirectional", "plugin-go-grpc"))]
         if plugin == "go"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from gobuild import go_program
 
 from goplugin.errors import ConnectionClosedError
 from goplugin.netrpc._session import Session, Stream
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.interop
 
-GO_MODULE = Path(__file__).resolve().parents[2] / "examples-go"
 SAFETY = 60.0  # only reached when something is broken
 # What hashicorp/yamux logs when the peer breaks the protocol (session.go, stream.go).
 GO_PROTOCOL_COMPLAINTS = (
@@ -45,21 +44,8 @@ GO_PROTOCOL_COMPLAINTS = (
 
 
 @pytest.fixture(scope="session")
-def yamuxpeer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go toolchain (`go`) is needed to build the yamux interop peer")
-    binary = tmp_path_factory.mktemp("yamuxpeer") / "yamuxpeer"
-    built = subprocess.run(
-        [go, "build", "-o", str(binary), "./testprogs/yamuxpeer"],
-        cwd=GO_MODULE,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if built.returncode != 0:
-        pytest.fail(f"go build of yamuxpeer failed:\n{built.stderr}")
-    return binary
+def yamuxpeer() -> Path:
+    return go_program("./testprogs/yamuxpeer")
 
 
 class GoPeer:

@@ -117,10 +117,12 @@ class GRPCBroker:
             for message in messages:
                 state.receive(message)
         except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            # Server side, grpcio raises a bare RpcError (no code) when the host hangs up.
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            if code == grpc.StatusCode.UNIMPLEMENTED:
                 _log.debug("the plugin does not implement GRPCBroker")
-            elif exc.code() != grpc.StatusCode.CANCELLED:
-                _log.debug("broker stream ended: %s", exc.code())
+            elif code not in (None, grpc.StatusCode.CANCELLED):
+                _log.debug("broker stream ended: %s", code)
         except Exception:
             _log.exception("broker receive loop failed")
         finally:
