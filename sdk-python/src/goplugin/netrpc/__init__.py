@@ -25,32 +25,34 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_getattr
+
 if TYPE_CHECKING:
     from .._async.rpc_client import AsyncClient
     from .._sync.rpc_client import Client
+    from . import gob
     from ._muxbroker import MuxBroker
     from ._service import Plugin, method
 
 __all__ = ["AsyncClient", "Client", "MuxBroker", "Plugin", "gob", "method"]
 
-_LAZY = {
-    "AsyncClient": "goplugin._async.rpc_client",
-    "Client": "goplugin._sync.rpc_client",
-    "MuxBroker": "goplugin.netrpc._muxbroker",
-    "Plugin": "goplugin.netrpc._service",
-    "method": "goplugin.netrpc._service",
-}
+_names = lazy_getattr(
+    "goplugin",
+    {
+        "AsyncClient": "._async.rpc_client",
+        "Client": "._sync.rpc_client",
+        "MuxBroker": ".netrpc._muxbroker",
+        "Plugin": ".netrpc._service",
+        "method": ".netrpc._service",
+    },
+    globals(),
+)
 
 
 def __getattr__(name: str) -> Any:
     if name == "gob":
-        return importlib.import_module("goplugin.netrpc.gob")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'goplugin.netrpc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        return importlib.import_module(".gob", __name__)
+    return _names(name)
 
 
 def __dir__() -> list[str]:
