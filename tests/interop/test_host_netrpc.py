@@ -251,6 +251,42 @@ async def test_asyncio_call_cancellation_and_timeout(py_netrpc_plugin: list[str]
     assert client.returncode == 0
 
 
+def test_reattach_to_go_and_debug_mode_python_plugins(
+    go_greeter_plugin: Path, py_netrpc_plugin: list[str]
+) -> None:
+    with goplugin.PluginClient([go_greeter_plugin], handshake=EXAMPLE_HANDSHAKE) as first:
+        config = first.reattach_config
+        assert config is not None and config.protocol is Protocol.NETRPC
+        with goplugin.PluginClient(handshake=EXAMPLE_HANDSHAKE, reattach=config) as second:
+            assert second.dispense("greeter").call("Plugin.Greet") == "Hello!"
+        assert not first.exited  # leaving did not stop what the second host did not start
+        assert first.dispense("greeter").call("Plugin.Greet") == "Hello!"
+    env = {k: v for k, v in os.environ.items() if k != "BASIC_PLUGIN"}  # run by hand
+    debug = subprocess.Popen(
+        py_netrpc_plugin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**env, "GOPLUGIN_DEBUG": "1"},
+    )
+    try:
+        assert debug.stdout is not None
+        lines = [debug.stdout.readline() for _ in range(3)]
+        config = goplugin.ReattachConfig.from_json(lines[2])
+        assert (config.protocol, config.pid, config.test) == (Protocol.NETRPC, debug.pid, True)
+        for _ in range(2):  # hosts come and go; the plugin ignores their Control.Quit
+            with goplugin.PluginClient(handshake=EXAMPLE_HANDSHAKE, reattach=config) as host:
+                assert host.dispense("greeter").call("Plugin.Greet") == "Hello!"
+            host.kill(stop_reattached=True)
+            assert debug.poll() is None
+        debug.send_signal(signal.SIGINT)  # the developer's Ctrl-C
+        assert debug.wait(10) == 0
+    finally:
+        if debug.poll() is None:
+            debug.kill()
+        debug.wait()
+
+
 HOST_SCRIPT = """
 import sys, time
 import goplugin
