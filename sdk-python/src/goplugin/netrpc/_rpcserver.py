@@ -83,7 +83,9 @@ class RPCServer:
             except OSError as exc:
                 if closing():
                     return
+                # ECONNABORTED: that host is gone; EMFILE: wait for descriptors rather than spin.
                 _log.debug("net/rpc accept failed: %s", exc)
+                self._closing.wait(0.05)
                 continue
             conn = _Conn(self, sock)
             with self._lock:
