@@ -104,6 +104,7 @@ def demo(session: nox.Session) -> None:
     _go_install(
         session, "bidirectional", "examples/bidirectional", "examples/bidirectional/plugin-go-grpc"
     )
+    _go_install(session, "basic", "examples/basic", "examples/basic/plugin")
     session.run(
         "python",
         str(ROOT / "examples-py" / "demo.py"),

@@ -23,6 +23,7 @@ import goplugin
 
 if TYPE_CHECKING:
     import grpc
+    from greeter_host import Greeter
 
 HERE = Path(__file__).resolve().parent
 HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
@@ -89,6 +90,39 @@ def python_host_bidirectional(go_examples: Path, workdir: Path) -> None:
         print(f"get x -> {counter.get(counter_pb2.CounterGetRequest(key='x')).value}")
 
 
+def python_host_netrpc_greeter(go_examples: Path, workdir: Path) -> None:
+    banner("Python host -> go-plugin's examples/basic greeter (Go, net/rpc over yamux + gob)")
+    from greeter_host import PLUGINS
+
+    plugin = go_examples / "basic" / "plugin"
+    with goplugin.PluginClient([plugin], handshake=HANDSHAKE, plugins=PLUGINS, cwd=workdir) as c:
+        print(f"protocol {c.protocol}")
+        greeter: Greeter = c.dispense("greeter")
+        print(f"Greet() -> {greeter.greet(timeout=5)!r}")
+    print(f"plugin stopped (Control.Quit), exit status {c.returncode}")
+
+
+def go_host_python_greeter(go_examples: Path, workdir: Path) -> None:
+    banner("go-plugin's examples/basic host (Go, net/rpc) -> Python greeter plugin")
+    # The unmodified host runs ./plugin/greeter from its working directory.
+    (workdir / "plugin").mkdir(exist_ok=True)
+    wrapper = workdir / "plugin" / "greeter"
+    python = shlex.quote(sys.executable)
+    wrapper.write_text(f"#!/bin/sh\nexec {python} {HERE / 'greeter_plugin.py'}\n")
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    result = subprocess.run(
+        [str(go_examples / "basic" / "basic")], env=env, cwd=workdir, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    print(f"$ basic  (exit {result.returncode})")
+    for line in (result.stdout + result.stderr).splitlines():
+        if "plugin.greeter:" in line:  # the Python plugin's log lines, as the Go host logs them
+            print(f"  go log | {line.split(' ', 1)[1]}")
+        elif not line[:4].isdigit():  # not one of the host's own log lines
+            print(f"  stdout | {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -108,6 +142,8 @@ def main() -> None:
         python_host_go_plugin(args.go_examples, Path(workdir))
         go_host_python_plugin(args.go_examples, Path(workdir))
         python_host_bidirectional(args.go_examples, Path(workdir))
+        python_host_netrpc_greeter(args.go_examples, Path(workdir))
+        go_host_python_greeter(args.go_examples, Path(workdir))
 
 
 if __name__ == "__main__":
