@@ -151,3 +151,36 @@ def test_stdio_of_a_python_plugin_is_forwarded(
             time.sleep(0.02)
     assert out_path.read_bytes() == b"stdout: put s\n"
     assert err_path.read_bytes() == b"stderr: put s\n"
+
+
+FORK_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    import goplugin
+    handshake = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
+    client = goplugin.PluginClient([sys.argv[1]], handshake=handshake)
+    client.start()
+    for ending in ("exit", "sigterm"):
+        child = os.fork()
+        if child == 0:  # a forked worker (multiprocessing, a daemon) that ends normally
+            if ending == "sigterm":
+                time.sleep(30)
+            sys.exit(0)
+        if ending == "sigterm":
+            time.sleep(0.2)
+            os.kill(child, signal.SIGTERM)
+        os.waitpid(child, 0)
+    time.sleep(0.3)
+    print("alive" if not client.exited else f"killed {client.returncode}", flush=True)
+    client.kill()
+    """
+)
+
+
+def test_a_forked_child_leaves_the_parents_plugins_alone(go_kv_plugin: Path, workdir: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "sdk-python" / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(go_kv_plugin)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.stdout.strip() == "alive", result.stdout + result.stderr

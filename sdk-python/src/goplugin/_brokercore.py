@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from .errors import PluginError
+
 if TYPE_CHECKING:
     from ._internal import ConnInfo
 
@@ -59,6 +61,9 @@ class BrokerState:
         """A future for the next non-knock message about ``service_id``."""
         fut: Future[ConnInfo] = Future()
         with self._lock:
+            if self.closed:
+                fut.set_exception(PluginError("the broker stream is closed"))
+                return fut
             self._expire(time.monotonic())
             early = self._early.pop(service_id, None)
             if early is not None:
@@ -80,6 +85,13 @@ class BrokerState:
                 self._knock_handlers.pop(service_id, None)
             else:
                 self._knock_handlers[service_id] = handler
+
+    def successor(self) -> BrokerState:
+        """The state for the next stream (a new host attached): accepts carry over."""
+        with self._lock:
+            state = BrokerState()
+            state._knock_handlers = dict(self._knock_handlers)
+            return state
 
     def close(self, reason: BaseException) -> None:
         with self._lock:

@@ -10,16 +10,24 @@ nothing per streamed message beyond an iterator step; only the failure path does
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
 
-__all__ = ["AsyncGuardedChannel", "ErrorTranslator", "GuardedChannel"]
+__all__ = ["AsyncGuardedChannel", "ErrorTranslator", "GuardedChannel", "reraise"]
 
 #: Given a failed call's error, the exception to raise instead, or None to re-raise as is.
 ErrorTranslator = Callable[[grpc.RpcError], "BaseException | None"]
 AsyncErrorTranslator = Callable[[grpc.RpcError], Awaitable["BaseException | None"]]
+
+
+def reraise(exc: BaseException, translated: BaseException | None) -> NoReturn:
+    """Raise what the guard made of a failed call: the typed error, caused by the original,
+    or the original itself."""
+    if translated is None:
+        raise exc
+    raise translated from exc
 
 
 class _Unary:
@@ -35,19 +43,13 @@ class _Unary:
         try:
             return self._inner(request, *args, **kwargs)
         except grpc.RpcError as exc:
-            translated = self._guard(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, self._guard(exc))
 
     def with_call(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return self._inner.with_call(request, *args, **kwargs)
         except grpc.RpcError as exc:
-            translated = self._guard(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, self._guard(exc))
 
     def future(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return self._inner.future(request, *args, **kwargs)
@@ -82,10 +84,7 @@ class _GuardedStream:
         try:
             return next(self._call)
         except grpc.RpcError as exc:
-            translated = self._guard(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, self._guard(exc))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)
@@ -153,10 +152,7 @@ class _AsyncGuardedCall:
         try:
             return (yield from self._call.__await__())
         except grpc.RpcError as exc:
-            translated = yield from self._guard(exc).__await__()
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, (yield from self._guard(exc).__await__()))
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
@@ -169,20 +165,14 @@ class _AsyncGuardedCall:
             except StopAsyncIteration:
                 return
             except grpc.RpcError as exc:
-                translated = await self._guard(exc)
-                if translated is None:
-                    raise
-                raise translated from exc
+                reraise(exc, await self._guard(exc))
             yield message
 
     async def read(self) -> Any:
         try:
             return await self._call.read()
         except grpc.RpcError as exc:
-            translated = await self._guard(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, await self._guard(exc))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)

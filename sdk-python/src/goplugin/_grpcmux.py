@@ -16,6 +16,7 @@ call path: a stream is opened per gRPC connection, not per call).
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import socket
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from ._sockets import unique_socket_path
+from ._sockets import connect, unique_socket_path
 from .errors import ConnectionClosedError, PluginError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class GRPCMuxer:
     def session(self) -> Session:
         try:
             return self._session.result(_SESSION_TIMEOUT)
-        except TimeoutError:
+        except concurrent.futures.TimeoutError:  # not the builtin one before Python 3.11
             raise PluginError("timed out waiting for the multiplexed connection") from None
 
     def close(self) -> None:
@@ -116,11 +117,9 @@ class GRPCMuxer:
                 stream.reset()
                 continue
             try:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.connect(backend)
+                sock = connect("unix", backend, timeout=5.0)
             except OSError as exc:
                 _log.debug("local gRPC server %s unreachable: %s", backend, exc)
-                _close_quietly(sock)
                 stream.reset()
                 continue
             pump(sock, stream)

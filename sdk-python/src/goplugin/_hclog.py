@@ -16,10 +16,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import datetime as _dt
+from typing import Any
 
 __all__ = [
     "TRACE",
@@ -62,9 +59,6 @@ class LogEntry:
     fields: dict[str, Any] = field(default_factory=dict)
     #: hclog's ``@module`` (the plugin's logger name), when the line carried one.
     module: str | None = None
-    timestamp: _dt.datetime | None = None
-    #: True for hclog JSON lines, False for plain text.
-    structured: bool = False
 
 
 class StderrLineParser:
@@ -98,37 +92,22 @@ def _parse_json(line: str) -> LogEntry | None:
         return None
     message = raw.pop("@message", "")
     level_name = raw.pop("@level", "")
-    stamp = raw.pop("@timestamp", None)
-    # Go's host crashes on non-string values here; we treat such a line as plain text instead.
-    if not isinstance(message, str) or not isinstance(level_name, str):
+    # Dropped, not parsed: the host logs the line when it reads it, as Go's host does with its
+    # own clock. Go's host crashes on non-string values of these three; we read such a line
+    # as plain text instead.
+    stamp = raw.pop("@timestamp", "")
+    if (
+        not isinstance(message, str)
+        or not isinstance(level_name, str)
+        or not isinstance(stamp, str)
+    ):
         return None
-    timestamp = None
-    if stamp is not None:
-        if not isinstance(stamp, str):
-            return None
-        timestamp = _parse_timestamp(stamp)
     level = _LEVELS.get(level_name.lower())
     if level is None:
         # go-hclog's NoLevel: the whole raw line at debug.
         return LogEntry(logging.DEBUG, line)
     module = raw.pop("@module", None)
-    return LogEntry(
-        level,
-        message,
-        raw,
-        module if isinstance(module, str) else None,
-        timestamp,
-        structured=True,
-    )
-
-
-def _parse_timestamp(text: str) -> _dt.datetime | None:
-    import datetime as _dt  # host side only; plugins never parse
-
-    try:
-        return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return LogEntry(level, message, raw, module if isinstance(module, str) else None)
 
 
 def format_fields(message: str, fields: Mapping[str, Any]) -> str:

@@ -166,6 +166,12 @@ class AttachedProcess:
         self.pid = pid
         self.exited: Future[int | None] = Future()
         self.returncode: int | None = None
+        self._pidfd: int | None = None
+        self._stop = threading.Event()
+
+    def detach(self) -> None:
+        """Stop watching: the host is done with this plugin (it keeps running)."""
+        _get_watcher().detach(self)
 
     def stderr_tail(self) -> list[str]:
         return []
@@ -306,13 +312,17 @@ class _Watcher:
             return
 
         def register() -> None:
-            self._sel.register(pidfd, selectors.EVENT_READ, proc)
+            if not proc._stop.is_set():
+                proc._pidfd = pidfd
+                self._sel.register(pidfd, selectors.EVENT_READ, proc)
+            else:
+                os.close(pidfd)
 
         self.call_soon(register)
 
     @staticmethod
     def _poll_pid(proc: AttachedProcess) -> None:
-        while True:
+        while not proc._stop.wait(1.0):
             try:
                 os.kill(proc.pid, 0)
             except ProcessLookupError:
@@ -320,7 +330,6 @@ class _Watcher:
                 return
             except PermissionError:
                 pass
-            time.sleep(1.0)
 
     def _wait_blocking(self, entry: _Entry) -> None:
         # Fallback where pidfd is missing (old kernels, macOS): one thread per plugin.
@@ -331,21 +340,37 @@ class _Watcher:
         while True:
             timeout = self._next_timeout()
             for key, _ in self._sel.select(timeout):
-                data = key.data
-                if data is None:
-                    self._drain_wakeups()
-                elif isinstance(data, _Pipe):
-                    self._read(data)
-                elif isinstance(data, AttachedProcess):
-                    self._sel.unregister(key.fd)
-                    os.close(key.fd)
-                    data._gone()
-                else:
-                    self._exited(data)
+                try:
+                    self._dispatch(key)
+                except Exception:  # one plugin's trouble must not stop the others' watch
+                    logging.getLogger(__name__).exception("plugin watcher error")
             now = time.monotonic()
             for entry in list(self._entries.values()):
                 if entry.deadline is not None and now >= entry.deadline:
                     self._finish(entry)
+
+    def _dispatch(self, key: selectors.SelectorKey) -> None:
+        data = key.data
+        if data is None:
+            self._drain_wakeups()
+        elif isinstance(data, _Pipe):
+            self._read(data)
+        elif isinstance(data, AttachedProcess):
+            self._forget_attached(data)
+            data._gone()
+        else:
+            self._exited(data)
+
+    def _forget_attached(self, proc: AttachedProcess) -> None:
+        if proc._pidfd is not None:
+            self._sel.unregister(proc._pidfd)
+            os.close(proc._pidfd)
+            proc._pidfd = None
+
+    def detach(self, proc: AttachedProcess) -> None:
+        """Stop watching a reattached plugin (the host disconnected from it)."""
+        proc._stop.set()
+        self.call_soon(lambda: self._forget_attached(proc))
 
     def _next_timeout(self) -> float | None:
         deadlines = [e.deadline for e in self._entries.values() if e.deadline is not None]
@@ -431,8 +456,13 @@ def _get_watcher() -> _Watcher:
 
 
 def _reset_after_fork() -> None:
-    global _watcher
+    # A forked child (multiprocessing, a daemon) owns none of its parent's plugins: it must
+    # neither watch nor kill them, at its exit or on SIGTERM.
+    global _watcher, _watcher_lock, _live, _hooks_installed
     _watcher = None
+    _watcher_lock = threading.Lock()
+    _live = set()
+    _hooks_installed = False  # the child's own plugins, if any, get the hooks afresh
 
 
 if hasattr(os, "register_at_fork"):
@@ -504,6 +534,8 @@ def kill_all(timeout: float = 2.0) -> None:
     Like go-plugin's ``CleanupClients``, but without the graceful step: at interpreter exit
     or on SIGTERM there is no time to be polite, and grpcio may already be shutting down.
     """
+    if os.getpid() != _owner_pid:  # a forked child inherited this hook: not its plugins
+        return
     procs = list(_live)
     for proc in procs:
         proc.kill()
@@ -516,7 +548,7 @@ def kill_all(timeout: float = 2.0) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    kill_all()
+    kill_all()  # a no-op in a forked child
     previous = _previous_sigterm
     if callable(previous):
         previous(signum, frame)
@@ -527,18 +559,23 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 _previous_sigterm: Any = None
+_sigterm_hooked = False
+_owner_pid = os.getpid()
 
 
 def _install_exit_hooks() -> None:
-    global _hooks_installed, _previous_sigterm
-    if _hooks_installed:
+    global _hooks_installed, _previous_sigterm, _sigterm_hooked, _owner_pid
+    if not _hooks_installed:
+        _hooks_installed = True
+        _owner_pid = os.getpid()
+        atexit.register(kill_all)
+    # Signal handlers can only be set from the main thread: try again at the next spawn if
+    # this one runs elsewhere.
+    if _sigterm_hooked or threading.current_thread() is not threading.main_thread():
         return
-    _hooks_installed = True
-    atexit.register(kill_all)
-    if threading.current_thread() is not threading.main_thread():
-        return
+    _sigterm_hooked = True
     previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
+    if previous is signal.SIG_IGN or previous is _on_sigterm:
         return
     _previous_sigterm = previous if callable(previous) else None
     signal.signal(signal.SIGTERM, _on_sigterm)

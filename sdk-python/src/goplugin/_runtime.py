@@ -145,9 +145,14 @@ class PluginRuntime:
         In debug mode there is no host to watch and Ctrl-C is how the developer stops us.
         """
         if threading.current_thread() is threading.main_thread():
-            debug = self.config.debug
-            signal.signal(signal.SIGINT, (lambda s, f: stop()) if debug else signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, lambda signum, frame: stop())
+
+            def on_signal(signum: int, frame: object) -> None:
+                # Not stop() itself: the handler runs on the main thread, which may be inside
+                # the very (non-reentrant) lock of the event stop() sets.
+                threading.Thread(target=stop, name="goplugin-signal", daemon=True).start()
+
+            signal.signal(signal.SIGINT, on_signal if self.config.debug else signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, on_signal)
         if self.config.debug:
             return
 

@@ -39,18 +39,19 @@ class StdioBuffer:
         self._size = 0
         self._cond = threading.Condition()
         self._wakers: list[Callable[[], None]] = []
-        self.dropped = 0
 
     def push(self, channel: int, data: bytes) -> None:
         if not data:
             return
         with self._cond:
+            was_empty = not self._chunks
             self._chunks.append((channel, data))
             self._size += len(data)
             while self._size > MAX_BUFFERED and len(self._chunks) > 1:
                 _, old = self._chunks.popleft()
                 self._size -= len(old)
-                self.dropped += len(old)
+            if not was_empty:
+                return  # the consumer was woken when the first chunk arrived
             self._cond.notify_all()
             wakers = list(self._wakers)
         for wake in wakers:

@@ -85,6 +85,10 @@ class Endpoint:
     options: list[tuple[str, Any]] = field(default_factory=list)
     _close: Callable[[], None] | None = None
 
+    @property
+    def closes_something(self) -> bool:
+        return self._close is not None
+
     def close(self) -> None:
         if self._close is not None:
             self._close()

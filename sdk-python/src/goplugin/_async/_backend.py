@@ -25,19 +25,15 @@ __all__ = [
     "Channel",
     "ConnectionErrorTranslator",
     "ErrorTranslator",
-    "Event",
     "Lock",
     "Queue",
     "Task",
     "ThreadsafeEvent",
-    "insecure_channel",
     "loop_caller",
     "new_server",
     "open_channel",
     "run_blocking",
     "running_loop",
-    "secure_channel",
-    "sleep",
     "start_task",
     "stdio_chunks",
     "stop_server",
@@ -57,20 +53,30 @@ IS_ASYNC = True
 
 Lock = asyncio.Lock
 Queue = asyncio.Queue
-Event = asyncio.Event
 Channel = grpc.aio.Channel
 Task = asyncio.Task[None]
-insecure_channel = grpc.aio.insecure_channel
-secure_channel = grpc.aio.secure_channel
-sleep = asyncio.sleep
 
 
 async def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
-    """Wait for a future of the watcher thread without cancelling it on timeout."""
+    """Wait for a future of another thread without cancelling it on timeout.
+
+    Each future gets one asyncio mirror per loop, reused by every wait: wrapping it anew
+    for each wait would leave a callback on the future per timed-out wait (a failing call
+    waits briefly on the plugin's exit future, so a busy host would pile them up).
+    """
     if fut.done():
         return fut.result()
+    if timeout is not None and timeout <= 0:
+        raise TimeoutError
+    loop = asyncio.get_running_loop()
+    mirrors: dict[asyncio.AbstractEventLoop, asyncio.Future[T]] = fut.__dict__.setdefault(
+        "_goplugin_mirrors", {}
+    )
+    mirror = mirrors.get(loop)
+    if mirror is None:
+        mirror = mirrors[loop] = asyncio.wrap_future(fut, loop=loop)
     try:
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
+        return await asyncio.wait_for(asyncio.shield(mirror), timeout)
     except asyncio.TimeoutError:
         raise TimeoutError from None
 

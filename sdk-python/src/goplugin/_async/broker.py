@@ -10,6 +10,7 @@ for that address and connects. Ids are per side: the side that accepts picks one
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import logging
 import threading
@@ -58,6 +59,7 @@ class GRPCBroker:
         # Guards swapping the stream against close(), which may run on another thread.
         self._swap = threading.Lock()
         self._closed = False
+        self._streams = 0  # StartStreams served so far (plugin side)
         self._state = BrokerState()
         self._outgoing: Queue[ConnInfo | None] = Queue()
         self._socket_dir = socket_dir
@@ -89,15 +91,19 @@ class GRPCBroker:
     async def serve_stream(self, requests: Any, context: Any) -> AsyncIterator[ConnInfo]:
         """Plugin side: the StartStream handler.
 
-        A plugin in debug mode sees one stream per host that attaches; the newest one wins
-        and the previous one is ended (a Go plugin's broker dies with its first stream).
+        The first stream takes over what was queued before it arrived (a Go host opens it
+        concurrently with its first call). A plugin in debug mode sees one stream per host
+        that attaches: the newest one wins, the previous one is ended, and accepted ids stay
+        knockable (a Go plugin's broker dies with its first stream).
         """
         with self._swap:
             if self._closed:
                 return  # a host that connects while we stop gets an empty stream
-            self._outgoing.put_nowait(None)
-            self._outgoing = Queue()
-            self._state = BrokerState()
+            if self._streams:
+                self._outgoing.put_nowait(None)
+                self._outgoing = Queue()
+                self._state = self._state.successor()
+            self._streams += 1
         self._reader = start_task(self._receive, requests, self._state)
         async for message in self._outgoing_messages():
             yield message
@@ -187,7 +193,8 @@ class GRPCBroker:
         )
 
     def _channel_to(self, endpoint: Endpoint) -> Any:
-        self._endpoints.append(endpoint)
+        if endpoint.closes_something:  # a TLS relay: stop it with the broker
+            self._endpoints.append(endpoint)
         channel = open_channel(endpoint, self._options)
         return channel if self._wrap_channel is None else self._wrap_channel(channel)
 
@@ -204,12 +211,14 @@ class GRPCBroker:
         """Ask the peer to route our next stream to its server ``service_id`` (runs on a
         bridge thread, once per gRPC connection grpcio opens)."""
         with self._knocking:
+            if self._state.closed:
+                raise PluginError("the broker stream is closed")
             pending = self._state.expect(service_id)
             knock = ConnInfo(service_id=service_id, knock=ConnInfo.Knock(knock=True))
             self._call_soon(self._send, knock)
             try:
                 reply = pending.result(timeout)
-            except TimeoutError:
+            except concurrent.futures.TimeoutError:  # not the builtin one before Python 3.11
                 self._state.forget(service_id, pending)
                 raise PluginError(
                     f"timeout waiting for multiplexing knock handshake on id {service_id}"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
-import socket
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from .._handshake import (
     parse_handshake,
 )
 from .._reattach import ReattachConfig
-from .._sockets import private_socket_dir
+from .._sockets import connect, private_socket_dir
 from .._transport import TLSPair
 from ..errors import (
     PluginError,
@@ -64,6 +65,11 @@ _TRANSPORT_FAILURES = frozenset(
 # How long a failed call waits to learn whether the process is dying: the connection breaks a
 # moment before the kernel reports the exit.
 _EXIT_GRACE = 1.0
+# What grpc core says when the transport (not the plugin's code) failed.
+_CONNECTION_LOST = re.compile(
+    r"Socket closed|Connection reset|Connection refused|Broken pipe|failed to connect|"
+    r"Stream removed|GOAWAY|recvmsg|sendmsg|[Tt]ransport|EOF|No such file",
+)
 
 Process = _process.PluginProcess | _process.AttachedProcess
 
@@ -285,9 +291,10 @@ class PluginClient:
     def _attach(self, reattach: ReattachConfig) -> Handshake:
         """go-plugin's default ReattachFunc: the pid must exist and the address must answer."""
         try:
+            # Probe first: a failed reattach then leaves nothing to un-watch.
+            connect(reattach.network, reattach.address, timeout=5.0).close()
             if reattach.pid > 0:
                 self._process = _process.attach(reattach.pid)
-            _probe(reattach.network, reattach.address)
         except OSError as exc:
             raise ProcessNotFoundError(
                 f"Reattachment process not found: pid {reattach.pid} at "
@@ -301,13 +308,16 @@ class PluginClient:
 
     async def _read_handshake(self, proc: _process.PluginProcess) -> Handshake:
         timeout = self._config.start_timeout
+        deadline = time.monotonic() + timeout
         try:
             line = await wait_future(proc.handshake_line, timeout)
         except TimeoutError:
             raise StartTimeoutError(timeout) from None
         except _process.StdoutClosed:
             try:
-                returncode: int | None = await wait_future(proc.exited, timeout)
+                # Within what is left of the start timeout, not a second one.
+                remaining = max(deadline - time.monotonic(), _EXIT_GRACE)
+                returncode: int | None = await wait_future(proc.exited, remaining)
                 message = "plugin exited before we could connect"
             except TimeoutError:
                 returncode = None
@@ -349,10 +359,14 @@ class PluginClient:
         )
 
     async def _translate_error(self, exc: grpc.RpcError) -> BaseException | None:
-        if exc.code() not in _TRANSPORT_FAILURES:
+        code = exc.code()
+        if code not in _TRANSPORT_FAILURES:
             return None
-        grace = _EXIT_GRACE if exc.code() == grpc.StatusCode.UNAVAILABLE else 0.0
-        return await self._exited_during_call(f"{exc.code().name}: {exc.details()}", grace)
+        details = exc.details() or ""
+        # Wait for the exit only when the connection itself broke: a live plugin may return
+        # UNAVAILABLE as an application error, and that must not cost a second per call.
+        grace = _EXIT_GRACE if _CONNECTION_LOST.search(details) else 0.0
+        return await self._exited_during_call(f"{code.name}: {details}", grace)
 
     async def _translate_broken(self, exc: ProtocolError) -> BaseException | None:
         """net/rpc: a call's stream or session broke; was it the plugin dying?"""
@@ -401,22 +415,36 @@ class PluginClient:
             proc = self._process
             if self._reattach is not None and (not stop_reattached or self._reattach.test):
                 await self._disconnect(shutdown=False)
+                self._forget_reattached()
                 return
             if proc is None:
                 await self._disconnect(shutdown=False)
                 return
-            await self._disconnect(shutdown=not proc.exited.done())
+            graceful = False
             try:
+                await self._disconnect(shutdown=not proc.exited.done())
                 await wait_future(proc.exited, self._config.kill_timeout)
+                graceful = True
             except TimeoutError:
                 self._config.logger.warning("plugin failed to exit gracefully")
-                await self._force_kill()
+            finally:
+                if not graceful:  # timed out, failed, or the kill itself was cancelled
+                    proc.kill()
+            await wait_future(proc.exited, None)
+            self._forget_reattached()
 
     async def _disconnect(self, *, shutdown: bool) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close(shutdown=shutdown, timeout=self._config.kill_timeout)
-        if self._reattach is not None and self._socket_dir:
+
+    def _forget_reattached(self) -> None:
+        """Stop watching a plugin we did not start, and drop our private socket directory."""
+        if self._reattach is None:
+            return
+        if isinstance(self._process, _process.AttachedProcess):
+            self._process.detach()
+        if self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     async def _force_kill(self) -> None:
@@ -443,15 +471,3 @@ def _pin_plugin(identity: Identity | None, handshake: Handshake) -> TLSPair | No
             "PLUGIN_CLIENT_CERT (AutoMTLS); it is too old or does not support TLS"
         )
     return TLSPair(identity, handshake.server_cert)
-
-
-def _probe(network: str, address: str) -> None:
-    """Connect once and hang up: is anything listening there?"""
-    family = socket.AF_UNIX if network == "unix" else socket.AF_INET
-    target: Any = address
-    if network == "tcp":
-        host, _, port = address.rpartition(":")
-        target = (host.strip("[]"), int(port))
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.settimeout(5.0)
-        probe.connect(target)

@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import grpc
 
+from .._grpcmux import GRPCMuxer
 from .._internal import (
     CONTROLLER_SHUTDOWN,
     HEALTH_CHECK,
@@ -19,6 +20,8 @@ from .._internal import (
     STDIO_STREAM,
     StdioData,
 )
+from .._sockets import connect
+from .._transport import dial
 from ..errors import PluginError
 from ._backend import (
     AsyncGuardedChannel,
@@ -31,8 +34,7 @@ from .broker import GRPCBroker
 
 if TYPE_CHECKING:
     from .._handshake import Handshake
-from .._grpcmux import GRPCMuxer
-from .._transport import TLSPair, dial
+    from .._transport import Endpoint, TLSPair
 
 __all__ = ["GRPCClient"]
 
@@ -54,13 +56,19 @@ class GRPCClient:
         sync_stderr: IO[bytes] | None,
     ) -> None:
         self._muxer: GRPCMuxer | None = None
-        network, address = handshake.network, handshake.address
-        if handshake.multiplex:
-            # One connection carries everything; grpcio reaches it through a local bridge.
-            self._muxer = _connect_muxer(network, address, socket_dir)
-            network, address = "unix", self._muxer.bridge()
-        self._endpoint = dial(network, address, tls, socket_dir=socket_dir)
-        self._raw: Channel | None = open_channel(self._endpoint, options)
+        self._endpoint: Endpoint | None = None
+        self._raw: Channel | None = None
+        try:
+            network, address = handshake.network, handshake.address
+            if handshake.multiplex:
+                # One connection carries everything; grpcio reaches it through a local bridge.
+                self._muxer = _connect_muxer(network, address, socket_dir)
+                network, address = "unix", self._muxer.bridge()
+            self._endpoint = dial(network, address, tls, socket_dir=socket_dir)
+            self._raw = open_channel(self._endpoint, options)
+        except BaseException:
+            self._release()
+            raise
         self.channel = AsyncGuardedChannel(self._raw, translate_error)
         self.broker = GRPCBroker(
             socket_dir=socket_dir,
@@ -76,7 +84,7 @@ class GRPCClient:
         self._stdio_call: Any = self._raw.unary_stream(STDIO_STREAM, bytes, StdioData.FromString)(
             b""
         )
-        start_task(self._copy_stdio, self._stdio_call)
+        self._stdio_task = start_task(self._copy_stdio, self._stdio_call)
 
     async def _copy_stdio(self, call: Any) -> None:
         try:
@@ -118,37 +126,34 @@ class GRPCClient:
 
     async def close(self, *, shutdown: bool, timeout: float) -> None:
         """Close the broker, ask the plugin to exit if ``shutdown``, close the connection."""
-        await self.broker.close()
-        raw = self._raw
+        raw, self._raw = self._raw, None
         if raw is None:
             return
-        self._raw = None
-        if shutdown:
-            call = raw.unary_unary(CONTROLLER_SHUTDOWN, bytes, bytes)
-            try:
-                await call(b"", timeout=timeout)
-            except grpc.RpcError as exc:
-                # A Go plugin stops its server before answering; errors here are expected.
-                _log.debug("GRPCController.Shutdown: %s", exc.code())
-        self._stdio_call.cancel()
-        await raw.close()
-        self._endpoint.close()
+        try:
+            await self.broker.close()
+            if shutdown:
+                call = raw.unary_unary(CONTROLLER_SHUTDOWN, bytes, bytes)
+                try:
+                    await call(b"", timeout=timeout)
+                except grpc.RpcError as exc:
+                    # A Go plugin stops its server before answering; errors are expected.
+                    _log.debug("GRPCController.Shutdown: %s", exc.code())
+        finally:
+            self._stdio_call.cancel()
+            await raw.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._endpoint is not None:
+            self._endpoint.close()
         if self._muxer is not None:
             self._muxer.close()
 
 
 def _connect_muxer(network: str, address: str, socket_dir: str) -> GRPCMuxer:
     """Dial the plugin once and run the yamux client session on it (grpc_client_muxer.go)."""
-    import socket
-
     from ..netrpc._session import Session
 
-    if network == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(address)
-    else:
-        host, _, port = address.rpartition(":")
-        sock = socket.create_connection((host.strip("[]"), int(port)))
     muxer = GRPCMuxer(server=False, socket_dir=socket_dir)
-    muxer.attach(Session(sock, client=True))
+    muxer.attach(Session(connect(network, address, timeout=10.0), client=True))
     return muxer

@@ -16,6 +16,7 @@ import logging
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
+from .._channel import reraise
 from .._transport import TLSPair, connect
 from ..errors import ConnectionClosedError, PluginError, RPCTimeoutError
 from ..netrpc._client import ClientConn
@@ -83,10 +84,7 @@ class AsyncClient:
                 f"net/rpc call {service_method} got no reply within {timeout:g} s"
             ) from None
         except ConnectionClosedError as exc:
-            translated = None if self._translate is None else await self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, None if self._translate is None else await self._translate(exc))
 
     def call_future(
         self,
@@ -159,10 +157,7 @@ class RPCClient:
         try:
             stream = await run_blocking(self.broker.dial, service_id)
         except ConnectionClosedError as exc:
-            translated = await self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, await self._translate(exc))
         client = AsyncClient(stream, translate_error=self._translate)
         self._clients.append(client)
         factory = getattr(plugin, "netrpc_client", None)

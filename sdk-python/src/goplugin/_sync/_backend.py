@@ -8,7 +8,6 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,20 +26,16 @@ __all__ = [
     "Channel",
     "ConnectionErrorTranslator",
     "ErrorTranslator",
-    "Event",
     "GuardedChannel",
     "Lock",
     "Queue",
     "Task",
     "ThreadsafeEvent",
-    "insecure_channel",
     "loop_caller",
     "new_server",
     "open_channel",
     "run_blocking",
     "running_loop",
-    "secure_channel",
-    "sleep",
     "start_task",
     "stdio_chunks",
     "stop_server",
@@ -57,12 +52,8 @@ IS_ASYNC = False
 
 Lock = threading.Lock
 Queue = queue.Queue
-Event = threading.Event
 Channel = grpc.Channel
 Task = threading.Thread
-insecure_channel = grpc.insecure_channel
-secure_channel = grpc.secure_channel
-sleep = time.sleep
 
 
 def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) -> T:

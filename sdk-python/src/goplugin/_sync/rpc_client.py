@@ -18,6 +18,7 @@ import logging
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
+from .._channel import reraise
 from .._transport import TLSPair, connect
 from ..errors import ConnectionClosedError, PluginError, RPCTimeoutError
 from ..netrpc._client import ClientConn
@@ -85,10 +86,7 @@ class Client:
                 f"net/rpc call {service_method} got no reply within {timeout:g} s"
             ) from None
         except ConnectionClosedError as exc:
-            translated = None if self._translate is None else self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, None if self._translate is None else self._translate(exc))
 
     def call_future(
         self,
@@ -161,10 +159,7 @@ class RPCClient:
         try:
             stream = run_blocking(self.broker.dial, service_id)
         except ConnectionClosedError as exc:
-            translated = self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            reraise(exc, self._translate(exc))
         client = Client(stream, translate_error=self._translate)
         self._clients.append(client)
         factory = getattr(plugin, "netrpc_client", None)
