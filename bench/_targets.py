@@ -1,0 +1,66 @@
+"""The claims the table must back, each checked against rows of the same run."""
+
+from __future__ import annotations
+
+from ._report import Row, Target
+from ._stats import paired_ratio
+
+__all__ = ["TARGETS"]
+
+
+def _ratio(rows: dict[str, Row], key: str, base: str) -> float | None:
+    row, baseline = rows[key], rows[base]
+    if row.na or baseline.na or not row.rounds or not baseline.rounds:
+        return None
+    return paired_ratio(row.rounds, baseline.rounds)
+
+
+def _at_most(key: str, base: str, limit: float) -> Target:
+    def check(rows: dict[str, Row]) -> tuple[str, bool] | None:
+        r = _ratio(rows, key, base)
+        return None if r is None else (f"{r:.2f}× (limit {limit:.2f}×)", r <= limit)
+
+    return Target(f"{key} ≤ {limit:g}× {base}", check)
+
+
+def _at_least(key: str, base: str, share: float) -> Target:
+    def check(rows: dict[str, Row]) -> tuple[str, bool] | None:
+        r = _ratio(rows, key, base)
+        return None if r is None else (f"{r:.0%} (at least {share:.0%})", r >= share)
+
+    return Target(f"{key} ≥ {share:.0%} of {base}", check)
+
+
+def _faster(key: str, than: str) -> Target:
+    def check(rows: dict[str, Row]) -> tuple[str, bool] | None:
+        r = _ratio(rows, key, than)
+        return None if r is None else (f"{r:.2f}× its latency", r < 1)
+
+    return Target(f"{key} faster than {than}", check)
+
+
+def _under(key: str, limit: float, unit: str) -> Target:
+    def check(rows: dict[str, Row]) -> tuple[str, bool] | None:
+        row = rows[key]
+        if row.na or not row.rounds:
+            return None
+        worst = max(row.samples)
+        return f"slowest run {worst:.2f} {unit} (limit {limit:g} {unit})", worst < limit
+
+    return Target(f"{key} < {limit:g} {unit}", check)
+
+
+TARGETS = [
+    # The SDK costs nothing over raw grpcio on the same Python→Go call.
+    _at_most("unary.py-go", "unary.raw-go", 1.05),
+    _at_most("unary.py-go", "unary.go-go", 3.0),
+    _faster("unary.go-py", "unary.go-plugin-python"),
+    _at_most("unary.go-py", "unary.go-go", 4.0),
+    _at_most("start.handshake.py-kv.warm", "start.handshake.import-grpc.warm", 1.2),
+    _at_most("start.handshake.py-kv.cold", "start.handshake.import-grpc.cold", 1.2),
+    _at_least("mib.py-go", "mib.go-go", 0.5),
+    _at_least("mib.go-py", "mib.go-go", 0.5),
+    _under("scale.py-go", 10, "s"),
+    _under("scale.aio-go", 10, "s"),
+    _under("scale.aioc-go", 10, "s"),
+]
