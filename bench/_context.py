@@ -23,8 +23,8 @@ BENCH_VALUE = b"0123456789abcdef"  # bench/drivers/_protocol.py's value, stored 
 class Settings:
     """How much of everything one run measures. Rounds interleave all rows of a section."""
 
-    unary_rounds: int = 30
-    unary_calls: int = 300
+    unary_rounds: int = 60
+    unary_calls: int = 150
     echo_rounds: int = 8
     echo_calls: int = 10
     bidi_rounds: int = 2
@@ -40,8 +40,8 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         return cls(
-            unary_rounds=8,
-            unary_calls=100,
+            unary_rounds=12,
+            unary_calls=60,
             echo_rounds=3,
             echo_calls=4,
             bidi_rounds=1,
@@ -100,6 +100,7 @@ class Context:
         return {
             "go-kv": [str(b.go_kv)],
             "py-kv": self.py_plugin("bench/plugins/kv_plugin.py"),
+            "py-kv-tcp": [*self.py_plugin("bench/plugins/kv_plugin.py"), "--tcp"],
             "py-kv-aio": self.py_plugin("bench/plugins/kv_plugin_aio.py"),
             "plugin-python": self.py_plugin(b.plugin_python / "plugin.py"),
             "go-streaming": [str(b.go_streaming)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["median", "paired_ratio", "percentile"]
+__all__ = ["median", "paired_ratio", "percentile", "sign_test_threshold"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -38,3 +38,17 @@ def paired_ratio(rounds: Sequence[Sequence[float]], base: Sequence[Sequence[floa
             return median(quotients)
     pooled = median([v for r in base for v in r])
     return median([v for r in rounds for v in r]) / pooled if pooled else math.nan
+
+
+def sign_test_threshold(n: int, alpha: float = 0.05) -> int:
+    """Fewest wins in n paired rounds that a coin flip reaches with probability below alpha.
+
+    One-sided sign test: if two rows were equally fast, each would win a round half the
+    time; a "faster" claim needs more wins than chance plausibly gives.
+    """
+    tail = 0.0
+    for wins in range(n, -1, -1):
+        tail += math.comb(n, wins) / 2**n
+        if tail >= alpha:
+            return wins + 1
+    return 0

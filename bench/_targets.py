@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._report import Row, Target
-from ._stats import paired_ratio
+from ._stats import median, paired_ratio, sign_test_threshold
 
 __all__ = ["TARGETS"]
 
@@ -32,9 +32,17 @@ def _at_least(key: str, base: str, share: float) -> Target:
 
 
 def _faster(key: str, than: str) -> Target:
+    """Faster means more than noise: a lower median in significantly many paired rounds."""
+
     def check(rows: dict[str, Row]) -> tuple[str, bool] | None:
         r = _ratio(rows, key, than)
-        return None if r is None else (f"{r:.2f}× its latency", r < 1)
+        row, other = rows[key], rows[than]
+        if r is None or len(row.rounds) != len(other.rounds):
+            return None
+        wins = sum(median(a) < median(b) for a, b in zip(row.rounds, other.rounds, strict=True))
+        need = sign_test_threshold(len(row.rounds))
+        text = f"{r:.3f}× its latency, faster in {wins} of {len(row.rounds)} rounds"
+        return f"{text} (needs {need} for p < 0.05)", r < 1 and wins >= need
 
     return Target(f"{key} faster than {than}", check)
 

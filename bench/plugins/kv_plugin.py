@@ -2,9 +2,13 @@
 
 It does what go-plugin's plugin-python and examples-go/cmd/kv-plugin do per call (one file
 read for Get), and nothing more, so the rows compare the plumbing and not the bodies.
+With ``--tcp`` it listens on 127.0.0.1 like go-plugin's plugin-python, instead of the default
+private unix socket: the transport is the one other difference between the two.
 """
 
 from __future__ import annotations
+
+import sys
 
 import grpc
 from gen.kv import kv_goplugin, kv_pb2
@@ -30,4 +34,5 @@ if __name__ == "__main__":
     goplugin.serve(
         handshake=goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello"),
         plugins={"kv": kv_goplugin.KVPlugin(impl=Store())},
+        force_tcp="--tcp" in sys.argv[1:],
     )

@@ -48,6 +48,10 @@ def run(ctx: Context) -> list[Row]:
             lambda: ctx.py_host("aio-go", "aio", "kv", p["go-kv"]),
         ),
         "go-py": ("Go host → Python plugin", lambda: ctx.go_host("go-py", "kv", p["py-kv"])),
+        "go-pytcp": (
+            "Go host → Python plugin (serve, TCP)",
+            lambda: ctx.go_host("go-pytcp", "kv", p["py-kv-tcp"]),
+        ),
         "go-pyaio": (
             "Go host → Python plugin (aio.serve)",
             lambda: ctx.go_host("go-pyaio", "kv", p["py-kv-aio"]),
