@@ -219,7 +219,7 @@ def run_streaming(s: streaming_goplugin.StreamerClient) -> Result:
 
     before = stats().cancelled
     try:
-        s.wait(_long_wait(), timeout=0.3)
+        s.wait(_long_wait(), timeout=1.0)
         deadline: Result = {"code": "OK"}
     except grpc.RpcError as exc:
         deadline = failure(exc)
@@ -293,7 +293,7 @@ async def arun_streaming(s: streaming_goplugin.AsyncStreamerClient) -> Result:
 
     before = (await s.get_wait_stats(EMPTY, timeout=t)).cancelled
     try:
-        await s.wait(_long_wait(), timeout=0.3)
+        await s.wait(_long_wait(), timeout=1.0)
         deadline: Result = {"code": "OK"}
     except grpc.RpcError as exc:
         deadline = failure(exc)

@@ -7,8 +7,10 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import grpc
 import pytest
 from conftest import EXAMPLE_HANDSHAKE
+from gen.counter import counter_goplugin, counter_pb2
 from gobuild import go_plugin_example
 
 import goplugin
@@ -17,83 +19,85 @@ import goplugin.aio
 pytestmark = pytest.mark.interop
 
 
-def counter_modules():  # type: ignore[no-untyped-def]
-    from counter import counter_pb2, counter_pb2_grpc
+class Adder(counter_goplugin.AddHelperServicer):
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
 
-    return counter_pb2, counter_pb2_grpc
-
-
-def make_adder(pb2, grpc_pb2, calls: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
-    class Adder(grpc_pb2.AddHelperServicer):  # type: ignore[misc,name-defined]
-        def Sum(self, request, context):  # type: ignore[no-untyped-def]
-            calls.append((request.a, request.b))
-            return pb2.SumResponse(r=request.a + request.b)
-
-    return Adder()
+    def sum(
+        self, request: counter_pb2.SumRequest, context: grpc.ServicerContext
+    ) -> counter_pb2.SumResponse:
+        self.calls.append((request.a, request.b))
+        return counter_pb2.SumResponse(r=request.a + request.b)
 
 
 def counter_put(
-    client: goplugin.PluginClient, key: str, value: int, calls: list[tuple[int, int]]
+    counter: counter_goplugin.CounterClient, key: str, value: int, adder: Adder
 ) -> None:
-    pb2, grpc_pb2 = counter_modules()
-    broker = client.broker
-    service_id = broker.next_id()
-    server = broker.accept_and_serve(
-        service_id,
-        lambda s: grpc_pb2.add_AddHelperServicer_to_server(make_adder(pb2, grpc_pb2, calls), s),
-    )
+    """The host side of examples/bidirectional's Put: serve AddHelper under a fresh id."""
+    service_id = counter.broker.next_id()
+    server = counter.broker.accept_and_serve(service_id, counter_goplugin.AddHelperPlugin(adder))
     try:
-        grpc_pb2.CounterStub(client.grpc_channel).Put(
-            pb2.CounterPutRequest(add_server=service_id, key=key, value=value)
-        )
+        request = counter_pb2.CounterPutRequest(add_server=service_id, key=key, value=value)
+        counter.put(request, timeout=20)
     finally:
         server.stop(None)
 
 
 @pytest.mark.parametrize("plugin", ["go", "python"])
 def test_python_host_serves_add_helper_to_the_plugin(
-    plugin: str, kv_stubs: Path, py_counter_plugin: list[str], workdir: Path
+    plugin: str, py_counter_plugin: list[str], workdir: Path
 ) -> None:
-    pb2, grpc_pb2 = counter_modules()
     cmd = (
         [str(go_plugin_example("bidirectional", "plugin-go-grpc"))]
         if plugin == "go"
         else py_counter_plugin
     )
-    calls: list[tuple[int, int]] = []
-    with goplugin.PluginClient(cmd, handshake=EXAMPLE_HANDSHAKE) as client:
-        counter_put(client, "x", 5, calls)
-        counter_put(client, "x", 5, calls)
-        value = grpc_pb2.CounterStub(client.grpc_channel).Get(pb2.CounterGetRequest(key="x")).value
+    adder = Adder()
+    plugins = {"counter": counter_goplugin.CounterPlugin()}
+    with goplugin.PluginClient(cmd, handshake=EXAMPLE_HANDSHAKE, plugins=plugins) as client:
+        counter: counter_goplugin.CounterClient = client.dispense("counter")
+        counter_put(counter, "x", 5, adder)
+        counter_put(counter, "x", 5, adder)
+        value = counter.get(counter_pb2.CounterGetRequest(key="x"), timeout=20).value
     assert value == 10
-    assert calls == [(0, 5), (5, 5)]
+    assert adder.calls == [(0, 5), (5, 5)]
 
 
-async def test_asyncio_host_serves_add_helper(kv_stubs: Path, workdir: Path) -> None:
-    pb2, grpc_pb2 = counter_modules()
-
-    class Adder(grpc_pb2.AddHelperServicer):  # type: ignore[misc,name-defined]
-        async def Sum(self, request, context):  # type: ignore[no-untyped-def]
-            return pb2.SumResponse(r=request.a + request.b)
+async def test_asyncio_host_serves_add_helper(workdir: Path) -> None:
+    class AsyncAdder(counter_goplugin.AsyncAddHelperServicer):
+        async def sum(
+            self, request: counter_pb2.SumRequest, context: grpc.aio.ServicerContext
+        ) -> counter_pb2.SumResponse:
+            return counter_pb2.SumResponse(r=request.a + request.b)
 
     plugin = go_plugin_example("bidirectional", "plugin-go-grpc")
-    async with goplugin.aio.PluginClient([plugin], handshake=EXAMPLE_HANDSHAKE) as client:
-        counter = grpc_pb2.CounterStub(client.grpc_channel)
+    plugins = {"counter": counter_goplugin.CounterPlugin()}
+    async with goplugin.aio.PluginClient(
+        [plugin], handshake=EXAMPLE_HANDSHAKE, plugins=plugins
+    ) as client:
+        counter: counter_goplugin.AsyncCounterClient = await client.dispense("counter")
         for _ in range(3):
-            service_id = client.broker.next_id()
-            server = await client.broker.accept_and_serve(
-                service_id, lambda s: grpc_pb2.add_AddHelperServicer_to_server(Adder(), s)
+            service_id = counter.broker.next_id()
+            server = await counter.broker.accept_and_serve(
+                service_id, counter_goplugin.AddHelperPlugin(AsyncAdder())
             )
-            await counter.Put(pb2.CounterPutRequest(add_server=service_id, key="y", value=7))
+            request = counter_pb2.CounterPutRequest(add_server=service_id, key="y", value=7)
+            await counter.put(request, timeout=20)
             await server.stop(None)
-        assert (await counter.Get(pb2.CounterGetRequest(key="y"))).value == 21
+        assert (await counter.get(counter_pb2.CounterGetRequest(key="y"))).value == 21
 
 
-def test_go_bidirectional_host_loads_the_python_plugin(
-    py_counter_plugin: list[str], workdir: Path
+@pytest.mark.parametrize("plugin", ["go", "python"])
+def test_go_hosts_serve_callbacks_to_plugins(
+    plugin: str, py_counter_plugin: list[str], workdir: Path
 ) -> None:
+    """go-plugin's own bidirectional host, unmodified, with our generated Go plugin and with
+    the Python plugin (examples-go/cmd/counter-plugin, examples-py/counter_plugin.py)."""
+    from gobuild import go_program
+
     host = go_plugin_example("bidirectional", "bidirectional")
-    env = {**os.environ, "COUNTER_PLUGIN": shlex.join(py_counter_plugin)}
+    cmd = [str(go_program("./cmd/counter-plugin"))] if plugin == "go" else py_counter_plugin
+    env = {**os.environ, "COUNTER_PLUGIN": shlex.join(cmd)}
 
     def run(*args: str) -> str:
         result = subprocess.run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from gob_cases import CASES, GENERIC_OVERRIDES, REGISTRY, plain
+from gobuild import go_program
 
 from goplugin.errors import RPCServerError
 from goplugin.netrpc import _gob as gob
@@ -34,25 +34,10 @@ from goplugin.netrpc._rpc import (
 
 pytestmark = pytest.mark.interop
 
-EXAMPLES_GO = Path(__file__).resolve().parents[2] / "examples-go"
-
 
 @pytest.fixture(scope="module")
-def gobvectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go toolchain is required for interop tests (go not on PATH)")
-    out = tmp_path_factory.mktemp("gobvectors") / "gobvectors"
-    env = {**os.environ, "GOFLAGS": "-buildvcs=false"}
-    result = subprocess.run(
-        [go, "build", "-o", str(out), "./testprogs/gobvectors"],
-        cwd=EXAMPLES_GO,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return out
+def gobvectors() -> Path:
+    return go_program("./testprogs/gobvectors")
 
 
 def run_json(prog: Path, *args: str, stdin: str | None = None) -> Any:

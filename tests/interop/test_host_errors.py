@@ -71,16 +71,16 @@ def test_missing_binary_is_an_os_error(tmp_path: Path) -> None:
         goplugin.PluginClient([str(tmp_path / "nope")], handshake=EXAMPLE_HANDSHAKE).start()
 
 
-def test_plugin_crashing_mid_call(py_kv_plugin: list[str], kv_stubs: Path, workdir: Path) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+def test_plugin_crashing_mid_call(py_kv_plugin: list[str], generated: Path, workdir: Path) -> None:
+    from gen.kv import kv_goplugin, kv_pb2
 
     with goplugin.PluginClient(
         py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, env={"KV_TEST_CRASH_ON_GET": "1"}
     ) as client:
-        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-        kv.Put(kv_pb2.PutRequest(key="k", value=b"v"))
+        kv = kv_goplugin.KVClient(client.grpc_channel)
+        kv.put(kv_pb2.PutRequest(key="k", value=b"v"))
         with pytest.raises(goplugin.PluginExitedError) as info:
-            kv.Get(kv_pb2.GetRequest(key="k"))
+            kv.get(kv_pb2.GetRequest(key="k"))
     assert info.value.returncode == 3
     assert "about to crash" in info.value.stderr_tail
     assert_no_children()
@@ -133,9 +133,9 @@ def test_host_exit_and_sigterm_reap_the_plugin(
 
 
 def test_stdio_of_a_python_plugin_is_forwarded(
-    py_kv_plugin: list[str], kv_stubs: Path, workdir: Path, tmp_path: Path
+    py_kv_plugin: list[str], generated: Path, workdir: Path, tmp_path: Path
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     out_path, err_path = tmp_path / "out", tmp_path / "err"
     with (
@@ -145,7 +145,7 @@ def test_stdio_of_a_python_plugin_is_forwarded(
             py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, sync_stdout=out, sync_stderr=err
         ) as client,
     ):
-        kv_pb2_grpc.KVStub(client.grpc_channel).Put(kv_pb2.PutRequest(key="s", value=b"1"))
+        kv_goplugin.KVClient(client.grpc_channel).put(kv_pb2.PutRequest(key="s", value=b"1"))
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not (out_path.read_bytes() and err_path.read_bytes()):
             time.sleep(0.02)

@@ -21,16 +21,16 @@ from goplugin import Protocol
 pytestmark = pytest.mark.interop
 
 
-def test_put_then_get(go_kv_plugin: Path, kv_stubs: Path, workdir: Path) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+def test_put_then_get(go_kv_plugin: Path, generated: Path, workdir: Path) -> None:
+    from gen.kv import kv_goplugin, kv_pb2
 
     with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
         assert client.protocol is Protocol.GRPC
         assert client.negotiated_version == 1
         assert client.pid is not None
-        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-        kv.Put(kv_pb2.PutRequest(key="hello", value=b"world"))
-        value = kv.Get(kv_pb2.GetRequest(key="hello")).value
+        kv = kv_goplugin.KVClient(client.grpc_channel)
+        kv.put(kv_pb2.PutRequest(key="hello", value=b"world"))
+        value = kv.get(kv_pb2.GetRequest(key="hello")).value
         client.ping()
     assert value == b"world\n\nWritten from plugin-go-grpc"
     assert client.exited
@@ -39,31 +39,28 @@ def test_put_then_get(go_kv_plugin: Path, kv_stubs: Path, workdir: Path) -> None
 
 
 def test_dispense_builds_the_client_of_the_plugin_set(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
-    class KVPlugin:
-        def grpc_client(self, broker: object, channel: object) -> kv_pb2_grpc.KVStub:
-            return kv_pb2_grpc.KVStub(channel)
-
+    plugins = {"kv": kv_goplugin.KVPlugin()}
     with goplugin.PluginClient(
-        [go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, plugins={"kv": KVPlugin()}
+        [go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, plugins=plugins
     ) as client:
-        kv = client.dispense("kv")
-        kv.Put(kv_pb2.PutRequest(key="k", value=b"v"))
-        assert kv.Get(kv_pb2.GetRequest(key="k")).value.startswith(b"v\n\n")
+        kv: kv_goplugin.KVClient = client.dispense("kv")
+        kv.put(kv_pb2.PutRequest(key="k", value=b"v"))
+        assert kv.get(kv_pb2.GetRequest(key="k")).value.startswith(b"v\n\n")
         with pytest.raises(goplugin.PluginError, match="unknown plugin type: nope"):
             client.dispense("nope")
 
 
-async def test_asyncio_flavour(go_kv_plugin: Path, kv_stubs: Path, workdir: Path) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+async def test_asyncio_flavour(go_kv_plugin: Path, generated: Path, workdir: Path) -> None:
+    from gen.kv import kv_goplugin, kv_pb2
 
     async with goplugin.aio.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
-        kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-        await kv.Put(kv_pb2.PutRequest(key="a", value=b"1"))
-        results = await asyncio.gather(*(kv.Get(kv_pb2.GetRequest(key="a")) for _ in range(20)))
+        kv = kv_goplugin.KVClient(client.grpc_channel)
+        await kv.put(kv_pb2.PutRequest(key="a", value=b"1"))
+        results = await asyncio.gather(*(kv.get(kv_pb2.GetRequest(key="a")) for _ in range(20)))
         await client.ping()
     assert {r.value for r in results} == {b"1\n\nWritten from plugin-go-grpc"}
     assert client.exited
@@ -83,25 +80,25 @@ def test_plugin_log_lines_reach_logging(
 
 
 def test_sigkill_between_calls_raises_plugin_exited_then_a_new_client_works(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
     client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE)
     client.start()
-    kv = kv_pb2_grpc.KVStub(client.grpc_channel)
-    kv.Put(kv_pb2.PutRequest(key="x", value=b"1"))
+    kv = kv_goplugin.KVClient(client.grpc_channel)
+    kv.put(kv_pb2.PutRequest(key="x", value=b"1"))
     assert client.pid is not None
     os.kill(client.pid, signal.SIGKILL)
     with pytest.raises(goplugin.PluginExitedError) as info:
-        kv.Get(kv_pb2.GetRequest(key="x"))
+        kv.get(kv_pb2.GetRequest(key="x"))
     assert info.value.returncode == -signal.SIGKILL
     assert "killed by SIGKILL" in str(info.value)
     assert "plugin address" in "\n".join(info.value.stderr_tail)
     client.kill()  # still fine after the crash
     with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as again:
-        kv = kv_pb2_grpc.KVStub(again.grpc_channel)
-        assert kv.Get(kv_pb2.GetRequest(key="x")).value.startswith(b"1\n\n")
+        kv = kv_goplugin.KVClient(again.grpc_channel)
+        assert kv.get(kv_pb2.GetRequest(key="x")).value.startswith(b"1\n\n")
 
 
 def test_fifty_launch_kill_cycles_leave_nothing_behind(go_kv_plugin: Path, workdir: Path) -> None:
@@ -149,3 +146,28 @@ def test_incompatible_app_version(go_kv_plugin: Path, workdir: Path) -> None:
         client.start()
     assert (info.value.plugin_version, info.value.host_versions) == (1, (2,))
     assert client.exited
+
+
+def test_versioned_plugin_sets_pick_the_highest_common_version(
+    py_kv_plugin: list[str], workdir: Path
+) -> None:
+    from gen.kv import kv_goplugin
+
+    sets = {v: {"kv": kv_goplugin.KVPlugin()} for v in (2, 3)}
+    client = goplugin.PluginClient(
+        py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, versioned_plugins=sets,
+        env={"KV_TEST_VERSIONS": "1,2"},
+    )  # fmt: skip
+    with client:
+        assert client.negotiated_version == 2
+        client.dispense("kv")
+    sets = {4: {"kv": kv_goplugin.KVPlugin()}}
+    client = goplugin.PluginClient(
+        py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, versioned_plugins=sets,
+        env={"KV_TEST_VERSIONS": "1,2"},
+    )  # fmt: skip
+    with pytest.raises(goplugin.IncompatibleVersionError) as info:
+        client.start()
+    assert (info.value.plugin_version, info.value.host_versions) == (1, (4,))
+    # The plugin logged both lists before the host refused it.
+    assert "the host offers [4], this plugin offers [1, 2]" in str(info.value)

@@ -22,15 +22,15 @@ pytestmark = pytest.mark.interop
 
 
 def kv_roundtrip(channel: object, key: str, value: bytes) -> bytes:
-    from kv import kv_pb2, kv_pb2_grpc
+    from gen.kv import kv_goplugin, kv_pb2
 
-    kv = kv_pb2_grpc.KVStub(channel)
-    kv.Put(kv_pb2.PutRequest(key=key, value=value))
-    return bytes(kv.Get(kv_pb2.GetRequest(key=key)).value)
+    kv = kv_goplugin.KVClient(channel)
+    kv.put(kv_pb2.PutRequest(key=key, value=value))
+    return bytes(kv.get(kv_pb2.GetRequest(key=key)).value)
 
 
 def test_second_host_reattaches_to_a_plugin_the_first_started(
-    go_kv_plugin: Path, kv_stubs: Path, workdir: Path
+    go_kv_plugin: Path, generated: Path, workdir: Path
 ) -> None:
     with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as first:
         config = first.reattach_config
@@ -89,7 +89,7 @@ def debug_plugin(
 
 
 def test_python_host_reattaches_to_a_python_plugin_in_debug_mode(
-    debug_plugin: tuple[subprocess.Popen[str], str], kv_stubs: Path
+    debug_plugin: tuple[subprocess.Popen[str], str], generated: Path
 ) -> None:
     proc, reattach_json = debug_plugin
     config = ReattachConfig.from_json(reattach_json)

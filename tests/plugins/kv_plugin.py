@@ -1,6 +1,8 @@
-"""A Python KV plugin of go-plugin's examples/grpc contract, for the tests.
+"""A Python KV plugin of go-plugin's examples/grpc contract, with knobs for the tests.
 
-Behaviour switches, read from the environment the host passes through:
+Unlike examples-py/kv_plugin.py it marks what it stores (the way go-plugin's Go examples add
+"Written from ..."), logs at several levels, prints to stdout and stderr, and reads switches
+from the environment its host passes on:
   KV_TEST_VERSIONS=2,3   offer these app protocol versions instead of 1
   KV_TEST_CRASH_ON_GET=1 die (os._exit(3)) in the middle of a Get call, after a stderr line
   KV_TEST_TCP=1          listen on TCP (serve(force_tcp=True))
@@ -12,15 +14,16 @@ import logging
 import os
 import sys
 
-from kv import kv_pb2, kv_pb2_grpc
+import grpc
+from gen.kv import kv_goplugin, kv_pb2
 
 import goplugin
 
 log = logging.getLogger("kv")
 
 
-class KV(kv_pb2_grpc.KVServicer):
-    def Put(self, request: kv_pb2.PutRequest, context: object) -> kv_pb2.Empty:
+class KV(kv_goplugin.KVServicer):
+    def put(self, request: kv_pb2.PutRequest, context: grpc.ServicerContext) -> kv_pb2.Empty:
         log.info("put", extra={"key": request.key})
         print(f"stdout: put {request.key}")
         print(f"stderr: put {request.key}", file=sys.stderr)
@@ -28,7 +31,7 @@ class KV(kv_pb2_grpc.KVServicer):
             f.write(request.value + b"\n\nWritten from plugin-python-goplugin")
         return kv_pb2.Empty()
 
-    def Get(self, request: kv_pb2.GetRequest, context: object) -> kv_pb2.GetResponse:
+    def get(self, request: kv_pb2.GetRequest, context: grpc.ServicerContext) -> kv_pb2.GetResponse:
         log.warning("get", extra={"key": request.key})
         if os.environ.get("KV_TEST_CRASH_ON_GET"):
             sys.__stderr__.write("about to crash\n")
@@ -38,18 +41,10 @@ class KV(kv_pb2_grpc.KVServicer):
             return kv_pb2.GetResponse(value=f.read())
 
 
-class KVPlugin:
-    def grpc_server(self, broker: object, server: object) -> None:
-        kv_pb2_grpc.add_KVServicer_to_server(KV(), server)
-
-    def grpc_client(self, broker: object, channel: object) -> object:
-        return kv_pb2_grpc.KVStub(channel)
-
-
 def main() -> None:
     handshake = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
     versions = os.environ.get("KV_TEST_VERSIONS", "1")
-    sets = {int(v): {"kv": KVPlugin()} for v in versions.split(",")}
+    sets = {int(v): {"kv": kv_goplugin.KVPlugin(impl=KV())} for v in versions.split(",")}
     goplugin.serve(
         handshake=handshake,
         versioned_plugins=sets,

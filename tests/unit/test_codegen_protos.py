@@ -104,7 +104,13 @@ def test_python_layout(generated: Path) -> None:
 
 def test_python_names_and_imports(generated: Path) -> None:
     glue = importlib.import_module(f"{PACKAGE}.a.b.my_file_goplugin")
-    assert glue.SvcClient.__slots__ == ("get_http_status", "import_", "stream_things", "upload")
+    assert glue.SvcClient.__slots__ == (
+        "broker",
+        "get_http_status",
+        "import_",
+        "stream_things",
+        "upload",
+    )
     for name in ("get_http_status", "import_", "stream_things", "upload"):
         assert callable(getattr(glue.SvcServicer, name))
         assert callable(getattr(glue.AsyncSvcServicer, name))

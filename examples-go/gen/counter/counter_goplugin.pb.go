@@ -20,7 +20,8 @@ type Counter interface {
 }
 
 // CounterPlugin is the plugin.GRPCPlugin for proto.Counter: put it in the plugin set
-// of a host (Impl nil) or of a plugin (Impl serving the calls).
+// of a host (Impl nil) or of a plugin (Impl serving the calls). An Impl with a
+// SetBroker(*plugin.GRPCBroker) method gets the connection's broker, for callbacks.
 type CounterPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl Counter
@@ -33,13 +34,25 @@ func (p *CounterPlugin) GRPCServer(broker *plugin.GRPCBroker, server *grpc.Serve
 	if p.Impl == nil {
 		return fmt.Errorf("CounterPlugin.Impl is nil: nothing serves proto.Counter")
 	}
+	if b, ok := p.Impl.(interface{ SetBroker(*plugin.GRPCBroker) }); ok {
+		b.SetBroker(broker)
+	}
 	RegisterCounterServer(server, &gopluginCounterServer{impl: p.Impl})
 	return nil
 }
 
 // GRPCClient returns the host's Counter, talking to the plugin over conn.
 func (p *CounterPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return &gopluginCounterClient{stub: NewCounterClient(conn)}, nil
+	return &gopluginCounterClient{stub: NewCounterClient(conn), broker: broker}, nil
+}
+
+// CounterBroker returns the GRPCBroker behind a Counter from DispenseCounter (nil for any
+// other), to serve callbacks for the plugin: AcceptAndServe(NextId(), ...).
+func CounterBroker(c Counter) *plugin.GRPCBroker {
+	if client, ok := c.(*gopluginCounterClient); ok {
+		return client.broker
+	}
+	return nil
 }
 
 // DispenseCounter dispenses plugin name from client and checks that it is a Counter.
@@ -56,7 +69,8 @@ func DispenseCounter(client plugin.ClientProtocol, name string) (Counter, error)
 }
 
 type gopluginCounterClient struct {
-	stub CounterClient
+	stub   CounterClient
+	broker *plugin.GRPCBroker
 }
 
 func (c *gopluginCounterClient) Get(ctx context.Context, req *CounterGetRequest) (*CounterGetResponse, error) {
@@ -89,7 +103,8 @@ type AddHelper interface {
 }
 
 // AddHelperPlugin is the plugin.GRPCPlugin for proto.AddHelper: put it in the plugin set
-// of a host (Impl nil) or of a plugin (Impl serving the calls).
+// of a host (Impl nil) or of a plugin (Impl serving the calls). An Impl with a
+// SetBroker(*plugin.GRPCBroker) method gets the connection's broker, for callbacks.
 type AddHelperPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl AddHelper
@@ -102,13 +117,25 @@ func (p *AddHelperPlugin) GRPCServer(broker *plugin.GRPCBroker, server *grpc.Ser
 	if p.Impl == nil {
 		return fmt.Errorf("AddHelperPlugin.Impl is nil: nothing serves proto.AddHelper")
 	}
+	if b, ok := p.Impl.(interface{ SetBroker(*plugin.GRPCBroker) }); ok {
+		b.SetBroker(broker)
+	}
 	RegisterAddHelperServer(server, &gopluginAddHelperServer{impl: p.Impl})
 	return nil
 }
 
 // GRPCClient returns the host's AddHelper, talking to the plugin over conn.
 func (p *AddHelperPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return &gopluginAddHelperClient{stub: NewAddHelperClient(conn)}, nil
+	return &gopluginAddHelperClient{stub: NewAddHelperClient(conn), broker: broker}, nil
+}
+
+// AddHelperBroker returns the GRPCBroker behind a AddHelper from DispenseAddHelper (nil for any
+// other), to serve callbacks for the plugin: AcceptAndServe(NextId(), ...).
+func AddHelperBroker(c AddHelper) *plugin.GRPCBroker {
+	if client, ok := c.(*gopluginAddHelperClient); ok {
+		return client.broker
+	}
+	return nil
 }
 
 // DispenseAddHelper dispenses plugin name from client and checks that it is a AddHelper.
@@ -125,7 +152,8 @@ func DispenseAddHelper(client plugin.ClientProtocol, name string) (AddHelper, er
 }
 
 type gopluginAddHelperClient struct {
-	stub AddHelperClient
+	stub   AddHelperClient
+	broker *plugin.GRPCBroker
 }
 
 func (c *gopluginAddHelperClient) Sum(ctx context.Context, req *SumRequest) (*SumResponse, error) {

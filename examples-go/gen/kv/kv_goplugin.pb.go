@@ -20,7 +20,8 @@ type KV interface {
 }
 
 // KVPlugin is the plugin.GRPCPlugin for proto.KV: put it in the plugin set
-// of a host (Impl nil) or of a plugin (Impl serving the calls).
+// of a host (Impl nil) or of a plugin (Impl serving the calls). An Impl with a
+// SetBroker(*plugin.GRPCBroker) method gets the connection's broker, for callbacks.
 type KVPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl KV
@@ -33,13 +34,25 @@ func (p *KVPlugin) GRPCServer(broker *plugin.GRPCBroker, server *grpc.Server) er
 	if p.Impl == nil {
 		return fmt.Errorf("KVPlugin.Impl is nil: nothing serves proto.KV")
 	}
+	if b, ok := p.Impl.(interface{ SetBroker(*plugin.GRPCBroker) }); ok {
+		b.SetBroker(broker)
+	}
 	RegisterKVServer(server, &gopluginKVServer{impl: p.Impl})
 	return nil
 }
 
 // GRPCClient returns the host's KV, talking to the plugin over conn.
 func (p *KVPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return &gopluginKVClient{stub: NewKVClient(conn)}, nil
+	return &gopluginKVClient{stub: NewKVClient(conn), broker: broker}, nil
+}
+
+// KVBroker returns the GRPCBroker behind a KV from DispenseKV (nil for any
+// other), to serve callbacks for the plugin: AcceptAndServe(NextId(), ...).
+func KVBroker(c KV) *plugin.GRPCBroker {
+	if client, ok := c.(*gopluginKVClient); ok {
+		return client.broker
+	}
+	return nil
 }
 
 // DispenseKV dispenses plugin name from client and checks that it is a KV.
@@ -56,7 +69,8 @@ func DispenseKV(client plugin.ClientProtocol, name string) (KV, error) {
 }
 
 type gopluginKVClient struct {
-	stub KVClient
+	stub   KVClient
+	broker *plugin.GRPCBroker
 }
 
 func (c *gopluginKVClient) Get(ctx context.Context, req *GetRequest) (*GetResponse, error) {

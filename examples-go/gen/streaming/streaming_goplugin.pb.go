@@ -37,7 +37,8 @@ type Streamer interface {
 }
 
 // StreamerPlugin is the plugin.GRPCPlugin for streaming.Streamer: put it in the plugin set
-// of a host (Impl nil) or of a plugin (Impl serving the calls).
+// of a host (Impl nil) or of a plugin (Impl serving the calls). An Impl with a
+// SetBroker(*plugin.GRPCBroker) method gets the connection's broker, for callbacks.
 type StreamerPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl Streamer
@@ -50,13 +51,25 @@ func (p *StreamerPlugin) GRPCServer(broker *plugin.GRPCBroker, server *grpc.Serv
 	if p.Impl == nil {
 		return fmt.Errorf("StreamerPlugin.Impl is nil: nothing serves streaming.Streamer")
 	}
+	if b, ok := p.Impl.(interface{ SetBroker(*plugin.GRPCBroker) }); ok {
+		b.SetBroker(broker)
+	}
 	RegisterStreamerServer(server, &gopluginStreamerServer{impl: p.Impl})
 	return nil
 }
 
 // GRPCClient returns the host's Streamer, talking to the plugin over conn.
 func (p *StreamerPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return &gopluginStreamerClient{stub: NewStreamerClient(conn)}, nil
+	return &gopluginStreamerClient{stub: NewStreamerClient(conn), broker: broker}, nil
+}
+
+// StreamerBroker returns the GRPCBroker behind a Streamer from DispenseStreamer (nil for any
+// other), to serve callbacks for the plugin: AcceptAndServe(NextId(), ...).
+func StreamerBroker(c Streamer) *plugin.GRPCBroker {
+	if client, ok := c.(*gopluginStreamerClient); ok {
+		return client.broker
+	}
+	return nil
 }
 
 // DispenseStreamer dispenses plugin name from client and checks that it is a Streamer.
@@ -73,7 +86,8 @@ func DispenseStreamer(client plugin.ClientProtocol, name string) (Streamer, erro
 }
 
 type gopluginStreamerClient struct {
-	stub StreamerClient
+	stub   StreamerClient
+	broker *plugin.GRPCBroker
 }
 
 func (c *gopluginStreamerClient) Echo(ctx context.Context, req *Event) (*Event, error) {

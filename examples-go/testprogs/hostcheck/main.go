@@ -224,7 +224,7 @@ func runStreaming(ctx context.Context, s streaming.Streamer, vectorsPath string)
 		return nil, err
 	}
 	long := &streaming.WaitRequest{Duration: durationpb.New(time.Minute)}
-	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
 	_, err = s.Wait(short, long)
 	cancelShort()
 	deadline := failure(err)

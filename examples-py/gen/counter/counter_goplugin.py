@@ -64,12 +64,16 @@ class CounterClient:
     call's trailing metadata.
     """
 
-    __slots__ = ('get', 'put')
+    __slots__ = ('broker', 'get', 'put')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     get: grpc.UnaryUnaryMultiCallable[_counter_pb2.CounterGetRequest, _counter_pb2.CounterGetResponse]
     put: grpc.UnaryUnaryMultiCallable[_counter_pb2.CounterPutRequest, _counter_pb2.CounterEmpty]
 
-    def __init__(self, channel: grpc.Channel) -> None:
+    def __init__(self, channel: grpc.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.get = make.unary_unary(
@@ -95,12 +99,16 @@ class AsyncCounterClient:
     that awaits a call cancels the RPC on the plugin's side too.
     """
 
-    __slots__ = ('get', 'put')
+    __slots__ = ('broker', 'get', 'put')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     get: grpc.aio.UnaryUnaryMultiCallable[_counter_pb2.CounterGetRequest, _counter_pb2.CounterGetResponse]
     put: grpc.aio.UnaryUnaryMultiCallable[_counter_pb2.CounterPutRequest, _counter_pb2.CounterEmpty]
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.get = make.unary_unary(
@@ -125,6 +133,10 @@ class CounterServicer:
     deadline, metadata and ``abort()``.
     """
 
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
+
     def get(
         self,
         request: _counter_pb2.CounterGetRequest,
@@ -147,6 +159,10 @@ class AsyncCounterServicer:
     callers get UNIMPLEMENTED. Handlers run on the event loop; ``context`` carries the
     deadline, metadata and ``abort()``.
     """
+
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
 
     async def get(
         self,
@@ -200,6 +216,7 @@ class CounterPlugin:
         impl = self.impl
         if impl is None:
             raise _error("CounterPlugin(impl=...) is needed to serve proto.Counter")
+        impl.broker = broker
         if isinstance(impl, AsyncCounterServicer):
             if not _is_aio(server):
                 raise _error("AsyncCounterServicer needs goplugin.aio.serve()")
@@ -215,8 +232,8 @@ class CounterPlugin:
         self, broker: Any, channel: grpc.Channel | grpc.aio.Channel
     ) -> CounterClient | AsyncCounterClient:
         if isinstance(channel, grpc.aio.Channel):
-            return AsyncCounterClient(channel)
-        return CounterClient(channel)
+            return AsyncCounterClient(channel, broker)
+        return CounterClient(channel, broker)
 
 
 class AddHelperClient:
@@ -229,11 +246,15 @@ class AddHelperClient:
     call's trailing metadata.
     """
 
-    __slots__ = ('sum',)
+    __slots__ = ('broker', 'sum')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     sum: grpc.UnaryUnaryMultiCallable[_counter_pb2.SumRequest, _counter_pb2.SumResponse]
 
-    def __init__(self, channel: grpc.Channel) -> None:
+    def __init__(self, channel: grpc.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.sum = make.unary_unary(
@@ -253,11 +274,15 @@ class AsyncAddHelperClient:
     that awaits a call cancels the RPC on the plugin's side too.
     """
 
-    __slots__ = ('sum',)
+    __slots__ = ('broker', 'sum')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     sum: grpc.aio.UnaryUnaryMultiCallable[_counter_pb2.SumRequest, _counter_pb2.SumResponse]
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.sum = make.unary_unary(
@@ -276,6 +301,10 @@ class AddHelperServicer:
     deadline, metadata and ``abort()``.
     """
 
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
+
     def sum(
         self,
         request: _counter_pb2.SumRequest,
@@ -291,6 +320,10 @@ class AsyncAddHelperServicer:
     callers get UNIMPLEMENTED. Handlers run on the event loop; ``context`` carries the
     deadline, metadata and ``abort()``.
     """
+
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
 
     async def sum(
         self,
@@ -330,6 +363,7 @@ class AddHelperPlugin:
         impl = self.impl
         if impl is None:
             raise _error("AddHelperPlugin(impl=...) is needed to serve proto.AddHelper")
+        impl.broker = broker
         if isinstance(impl, AsyncAddHelperServicer):
             if not _is_aio(server):
                 raise _error("AsyncAddHelperServicer needs goplugin.aio.serve()")
@@ -345,5 +379,5 @@ class AddHelperPlugin:
         self, broker: Any, channel: grpc.Channel | grpc.aio.Channel
     ) -> AddHelperClient | AsyncAddHelperClient:
         if isinstance(channel, grpc.aio.Channel):
-            return AsyncAddHelperClient(channel)
-        return AddHelperClient(channel)
+            return AsyncAddHelperClient(channel, broker)
+        return AddHelperClient(channel, broker)

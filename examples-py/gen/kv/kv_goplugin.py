@@ -59,12 +59,16 @@ class KVClient:
     call's trailing metadata.
     """
 
-    __slots__ = ('get', 'put')
+    __slots__ = ('broker', 'get', 'put')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     get: grpc.UnaryUnaryMultiCallable[_kv_pb2.GetRequest, _kv_pb2.GetResponse]
     put: grpc.UnaryUnaryMultiCallable[_kv_pb2.PutRequest, _kv_pb2.Empty]
 
-    def __init__(self, channel: grpc.Channel) -> None:
+    def __init__(self, channel: grpc.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.get = make.unary_unary(
@@ -90,12 +94,16 @@ class AsyncKVClient:
     that awaits a call cancels the RPC on the plugin's side too.
     """
 
-    __slots__ = ('get', 'put')
+    __slots__ = ('broker', 'get', 'put')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     get: grpc.aio.UnaryUnaryMultiCallable[_kv_pb2.GetRequest, _kv_pb2.GetResponse]
     put: grpc.aio.UnaryUnaryMultiCallable[_kv_pb2.PutRequest, _kv_pb2.Empty]
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.get = make.unary_unary(
@@ -120,6 +128,10 @@ class KVServicer:
     deadline, metadata and ``abort()``.
     """
 
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
+
     def get(
         self,
         request: _kv_pb2.GetRequest,
@@ -142,6 +154,10 @@ class AsyncKVServicer:
     callers get UNIMPLEMENTED. Handlers run on the event loop; ``context`` carries the
     deadline, metadata and ``abort()``.
     """
+
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
 
     async def get(
         self,
@@ -195,6 +211,7 @@ class KVPlugin:
         impl = self.impl
         if impl is None:
             raise _error("KVPlugin(impl=...) is needed to serve proto.KV")
+        impl.broker = broker
         if isinstance(impl, AsyncKVServicer):
             if not _is_aio(server):
                 raise _error("AsyncKVServicer needs goplugin.aio.serve()")
@@ -210,5 +227,5 @@ class KVPlugin:
         self, broker: Any, channel: grpc.Channel | grpc.aio.Channel
     ) -> KVClient | AsyncKVClient:
         if isinstance(channel, grpc.aio.Channel):
-            return AsyncKVClient(channel)
-        return KVClient(channel)
+            return AsyncKVClient(channel, broker)
+        return KVClient(channel, broker)

@@ -65,8 +65,11 @@ class StreamerClient:
     call's trailing metadata.
     """
 
-    __slots__ = ('collect', 'echo', 'exchange', 'generate', 'get_wait_stats', 'wait')
+    __slots__ = ('broker', 'collect', 'echo', 'exchange', 'generate', 'get_wait_stats', 'wait')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     echo: grpc.UnaryUnaryMultiCallable[_streaming_pb2.Event, _streaming_pb2.Event]
     """Echo returns the event unchanged; an event without a body is INVALID_ARGUMENT."""
     generate: grpc.UnaryStreamMultiCallable[_streaming_pb2.GenerateRequest, _streaming_pb2.Event]
@@ -82,7 +85,8 @@ class StreamerClient:
     get_wait_stats: grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _streaming_pb2.WaitStats]
     """GetWaitStats reports what Wait calls have done so far."""
 
-    def __init__(self, channel: grpc.Channel) -> None:
+    def __init__(self, channel: grpc.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.echo = make.unary_unary(
@@ -134,8 +138,11 @@ class AsyncStreamerClient:
     that awaits a call cancels the RPC on the plugin's side too.
     """
 
-    __slots__ = ('collect', 'echo', 'exchange', 'generate', 'get_wait_stats', 'wait')
+    __slots__ = ('broker', 'collect', 'echo', 'exchange', 'generate', 'get_wait_stats', 'wait')
 
+    broker: Any
+    """The connection's GRPCBroker: serve callbacks for the plugin with
+    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""
     echo: grpc.aio.UnaryUnaryMultiCallable[_streaming_pb2.Event, _streaming_pb2.Event]
     """Echo returns the event unchanged; an event without a body is INVALID_ARGUMENT."""
     generate: grpc.aio.UnaryStreamMultiCallable[_streaming_pb2.GenerateRequest, _streaming_pb2.Event]
@@ -151,7 +158,8 @@ class AsyncStreamerClient:
     get_wait_stats: grpc.aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _streaming_pb2.WaitStats]
     """GetWaitStats reports what Wait calls have done so far."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, broker: Any = None) -> None:
+        self.broker = broker
         # grpcio's stubs lack _registered_method, which saves a method lookup per call.
         make: Any = channel
         self.echo = make.unary_unary(
@@ -201,6 +209,10 @@ class StreamerServicer:
     callers get UNIMPLEMENTED. Handlers run on grpcio's thread pool; ``context`` carries the
     deadline, metadata and ``abort()``.
     """
+
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
 
     def echo(
         self,
@@ -262,6 +274,10 @@ class AsyncStreamerServicer:
     callers get UNIMPLEMENTED. Handlers run on the event loop; ``context`` carries the
     deadline, metadata and ``abort()``.
     """
+
+    broker: Any = None
+    """The connection's GRPCBroker once served: ``broker.dial(id)`` reaches a callback
+    server the host offers (its id arrives in a request)."""
 
     async def echo(
         self,
@@ -379,6 +395,7 @@ class StreamerPlugin:
         impl = self.impl
         if impl is None:
             raise _error("StreamerPlugin(impl=...) is needed to serve streaming.Streamer")
+        impl.broker = broker
         if isinstance(impl, AsyncStreamerServicer):
             if not _is_aio(server):
                 raise _error("AsyncStreamerServicer needs goplugin.aio.serve()")
@@ -394,5 +411,5 @@ class StreamerPlugin:
         self, broker: Any, channel: grpc.Channel | grpc.aio.Channel
     ) -> StreamerClient | AsyncStreamerClient:
         if isinstance(channel, grpc.aio.Channel):
-            return AsyncStreamerClient(channel)
-        return StreamerClient(channel)
+            return AsyncStreamerClient(channel, broker)
+        return StreamerClient(channel, broker)

@@ -9,10 +9,10 @@ for the client half (every plugin launch pays its imports).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._handshake import Handshake, HandshakeConfig, Protocol
+from ._lazy import lazy_getattr
 from .errors import (
     HandshakeError,
     IncompatibleVersionError,
@@ -48,22 +48,17 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "GRPCBroker": "._sync.broker",
-    "PluginClient": "._sync.client",
-    "ReattachConfig": "._reattach",
-    "SecureConfig": "._checksum",
-    "serve": "._sync.server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'goplugin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "GRPCBroker": "._sync.broker",
+        "PluginClient": "._sync.client",
+        "ReattachConfig": "._reattach",
+        "SecureConfig": "._checksum",
+        "serve": "._sync.server",
+    },
+    globals(),
+)
 
 
 def __dir__() -> list[str]:

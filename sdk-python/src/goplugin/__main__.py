@@ -2,7 +2,9 @@
 
 ``inspect`` launches a plugin the way a go-plugin host would, prints what its handshake says and
 which gRPC services it offers (from server reflection, where the plugin registers it) as one
-JSON object, and stops it. Any failure prints a one-line reason and exits non-zero.
+JSON object, and stops it. A net/rpc plugin is connected to and pinged; its "services" are
+null, since net/rpc cannot list what a plugin dispenses. Any failure prints a one-line reason
+and exits non-zero.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ def inspect(options: argparse.Namespace) -> dict[str, Any]:
         services = None
         if hs.protocol is Protocol.GRPC:
             services = _services(client.grpc_channel, options.timeout)
+        else:
+            client.ping(options.timeout)
         return {
             "core_version": hs.core_version,
             "app_version": hs.app_version,

@@ -40,7 +40,13 @@ class ClientConfig:
     min_port: int = 10000
     max_port: int = 25000
 
-    def environment(self, *, unix_socket_dir: str | None) -> dict[str, str]:
+    def environment(
+        self,
+        *,
+        unix_socket_dir: str | None,
+        client_cert_pem: str | None = None,
+        multiplex: bool = False,
+    ) -> dict[str, str]:
         base: dict[str, str] = {} if self.skip_host_env else dict(os.environ)
         if self.env:
             base.update(self.env)
@@ -51,6 +57,8 @@ class ClientConfig:
             min_port=self.min_port,
             max_port=self.max_port,
             unix_socket_dir=unix_socket_dir,
+            client_cert_pem=client_cert_pem,
+            multiplex=multiplex,
         )
 
     def channel_options(self) -> list[tuple[str, Any]]:

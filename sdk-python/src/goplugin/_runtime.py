@@ -2,7 +2,7 @@
 
 Logging to the host, binding the listener, printing the handshake line, swapping stdio,
 watching for the host's death, signals, and cleaning up the socket: the asyncio and sync
-servers differ only in how they run gRPC, so all of this lives here once.
+servers, gRPC or net/rpc, differ only in how they serve calls, so all of this lives here once.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from ._handshake import CORE_PROTOCOL_VERSION, Handshake
 from ._hclog import HclogJSONFormatter
-from ._sockets import apply_socket_group, port_free, private_socket_dir, unique_socket_path
+from ._sockets import private_socket_dir
 from ._stdio import StdioBuffer, redirect_stdio
+from ._transport import Listener, TLSPair, listen, listen_multiplexed, listen_socket
 from ._watchdog import watch_host
 
 if TYPE_CHECKING:
+    import socket
+
+    from ._grpcmux import GRPCMuxer
     from ._reattach import ReattachConfig
     from ._serveconfig import ServeConfig
 
@@ -63,7 +67,8 @@ class PluginRuntime:
         self.real_stdout: IO[str] = sys.stdout
         self.real_stderr: IO[str] = sys.stderr
         self.stdio = StdioBuffer()
-        self.socket_path: str | None = None
+        self.listener: Listener | None = None
+        self.muxer: GRPCMuxer | None = None
         # The host's PLUGIN_UNIX_SOCKET_DIR, else a private 0700 directory of our own; the
         # broker puts its sockets here too.
         self._own_dir = config.socket_dir is None
@@ -73,43 +78,36 @@ class PluginRuntime:
         #: Set when the watchdog saw the host die: nobody waits for answers any more.
         self.host_gone = False
 
-    def bind_candidates(self) -> Iterator[tuple[str, str, str]]:
-        """(grpc bind target, network, address) to try in order, like server.go's listeners."""
-        if self.config.network == "unix":
-            path = unique_socket_path(self.socket_dir)
-            self.socket_path = path
-            yield "unix:" + path, "unix", path
-            return
-        low, high = self.config.port_range
-        if low == 0 and high == 0:
-            yield "127.0.0.1:0", "tcp", "127.0.0.1:0"
-            return
-        for port in range(low, high + 1):
-            if port_free(port):
-                yield f"127.0.0.1:{port}", "tcp", f"127.0.0.1:{port}"
+    def listen(self, server: Any, tls: TLSPair | None) -> Listener:
+        """Bind the plugin's gRPC server where go-plugin's rules say (see _transport.listen);
+        behind a yamux muxer when the host asked for broker multiplexing."""
+        where: dict[str, Any] = {
+            "network": self.config.network,
+            "socket_dir": self.socket_dir,
+            "tls": tls,
+            "port_range": self.config.port_range,
+            "group": self.config.socket_group,
+        }
+        if self.config.multiplex_requested:
+            self.listener, self.muxer = listen_multiplexed(server, **where)
+        else:
+            self.listener = listen(server, **where)
+        return self.listener
 
-    def bind(self, add_port: Callable[[str], int]) -> tuple[str, str]:
-        """Bind the gRPC server to the first candidate that works; returns (network, address)."""
-        for target, network, address in self.bind_candidates():
-            try:
-                port = add_port(target)
-            except RuntimeError:
-                continue
-            if not port:
-                continue
-            if network == "tcp":
-                address = f"127.0.0.1:{port}"
-            elif self.config.socket_group:
-                apply_socket_group(address, self.config.socket_group)
-            return network, address
-        raise OSError(
-            "couldn't bind plugin TCP listener"
-            if self.config.network == "tcp"
-            else "couldn't bind plugin unix socket"
+    def listen_socket(self, tls: TLSPair | None) -> socket.socket:
+        """Bind a net/rpc plugin's listening socket by the same rules (TLS under yamux)."""
+        self.listener, sock = listen_socket(
+            network=self.config.network,
+            socket_dir=self.socket_dir,
+            tls=tls,
+            port_range=self.config.port_range,
+            group=self.config.socket_group,
         )
+        return sock
 
     def announce(self, handshake: Handshake) -> None:
-        """Print the handshake line, then hand stdout/stderr over to GRPCStdio."""
+        """Print the handshake line, then hand stdout/stderr over to GRPCStdio (or, for
+        net/rpc, the host's stdout/stderr streams)."""
         self.real_stdout.write(handshake.format() + "\n")
         self.real_stdout.flush()
         self._restore_stdio = redirect_stdio(self.stdio, self.real_stderr)
@@ -171,15 +169,12 @@ class PluginRuntime:
         if self._restore_stdio is not None:
             self._restore_stdio()
             self._restore_stdio = None
+        if self.listener is not None:
+            self.listener.close()
         if self._own_dir:
             import shutil
 
             shutil.rmtree(self.socket_dir, ignore_errors=True)
-        elif self.socket_path is not None:
-            try:
-                os.unlink(self.socket_path)
-            except OSError:
-                pass
         for handler in logging.getLogger().handlers:
             handler.flush()
 

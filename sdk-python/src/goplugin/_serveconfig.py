@@ -24,6 +24,7 @@ from ._handshake import (
     HandshakeConfig,
     Protocol,
     negotiate_plugin_version,
+    parse_go_bool,
     parse_protocol_versions,
 )
 from .plugin import GRPCPlugin
@@ -69,11 +70,19 @@ def check_magic_cookie(handshake: HandshakeConfig, environ: Mapping[str, str]) -
 
 
 def _protocol_of(plugins: Mapping[str, Any]) -> Protocol:
+    """gRPC if every plugin of the set is a gRPC plugin, net/rpc if every one can be served
+    over net/rpc (``netrpc_server``); one connection speaks one protocol."""
     if not plugins or all(isinstance(p, GRPCPlugin) for p in plugins.values()):
         return Protocol.GRPC
-    if any(isinstance(p, GRPCPlugin) for p in plugins.values()):
-        raise ValueError("all plugins in one set must use the same protocol (gRPC or net/rpc)")
-    return Protocol.NETRPC
+    if all(hasattr(p, "netrpc_server") for p in plugins.values()):
+        return Protocol.NETRPC
+    for name, p in plugins.items():
+        if not isinstance(p, GRPCPlugin) and not hasattr(p, "netrpc_server"):
+            raise ValueError(
+                f"plugin {name!r} ({type(p).__name__}) is neither a gRPC plugin (grpc_server, "
+                "grpc_client) nor a net/rpc one (netrpc_server, e.g. goplugin.netrpc.Plugin)"
+            )
+    raise ValueError("all plugins in one set must use the same protocol (gRPC or net/rpc)")
 
 
 def make_serve_config(
@@ -123,10 +132,17 @@ def make_serve_config(
         socket_dir=env.get(ENV_UNIX_SOCKET_DIR) or None,
         socket_group=env.get(ENV_UNIX_SOCKET_GROUP) or None,
         client_cert_pem=env.get(ENV_CLIENT_CERT) or None,
-        multiplex_requested=bool(env.get(ENV_MULTIPLEX_GRPC)),
+        multiplex_requested=_truthy(env.get(ENV_MULTIPLEX_GRPC, "")),
         grpc_options=grpc_options,
         debug=debug,
     )
+
+
+def _truthy(value: str) -> bool:
+    try:
+        return parse_go_bool(value)
+    except ValueError:
+        return False
 
 
 def _env_int(env: Mapping[str, str], key: str) -> int:

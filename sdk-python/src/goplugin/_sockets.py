@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 import socket
 
-__all__ = ["apply_socket_group", "port_free", "private_socket_dir", "unique_socket_path"]
+__all__ = [
+    "apply_socket_group",
+    "connect",
+    "listen_unix",
+    "port_free",
+    "private_socket_dir",
+    "unique_socket_path",
+]
 
 
 def _temp_root() -> str:
@@ -62,3 +69,36 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def listen_unix(path: str, backlog: int = 128) -> socket.socket:
+    """A listening unix socket at ``path`` (its directory decides who may connect)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def connect(network: str, address: str, timeout: float) -> socket.socket:
+    """A connected, blocking stream socket to a unix path or a ``host:port``."""
+    if network == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+    elif network == "tcp":
+        host, _, port = address.rpartition(":")
+        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+        # Like Go's host (rpc_client.go): keep-alive, so a dead peer's connection ends.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    else:
+        raise OSError(f"unknown address type: {network}:{address}")
+    sock.settimeout(None)
+    return sock

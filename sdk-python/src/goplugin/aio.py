@@ -6,8 +6,9 @@ The lifecycle code is shared with the sync flavour (generated from this one); RP
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ._async.broker import GRPCBroker
@@ -16,20 +17,15 @@ if TYPE_CHECKING:
 
 __all__ = ["GRPCBroker", "PluginClient", "serve"]
 
-_LAZY = {
-    "GRPCBroker": "._async.broker",
-    "PluginClient": "._async.client",
-    "serve": "._async.server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'goplugin.aio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, "goplugin"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    "goplugin",
+    {
+        "GRPCBroker": "._async.broker",
+        "PluginClient": "._async.client",
+        "serve": "._async.server",
+    },
+    globals(),
+)
 
 
 def __dir__() -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ChecksumError",
+    "ConnectionClosedError",
     "GobEncodeError",
     "GobError",
     "HandshakeError",
@@ -19,7 +20,9 @@ __all__ = [
     "ProcessNotFoundError",
     "ProtocolError",
     "RPCServerError",
+    "RPCTimeoutError",
     "StartTimeoutError",
+    "TLSError",
     "UnsupportedProtocolError",
 ]
 
@@ -110,6 +113,10 @@ class ChecksumError(PluginError):
     """The plugin binary does not match the checksum the host was told to expect."""
 
 
+class TLSError(PluginError):
+    """AutoMTLS failed: a certificate we were given is unusable, or a TLS handshake failed."""
+
+
 class ProtocolError(PluginError):
     """The peer broke the wire protocol (a malformed frame, an unexpected message)."""
 
@@ -140,6 +147,23 @@ class RPCServerError(PluginError):
     def __init__(self, message: str):
         self.message = message
         super().__init__(message)
+
+
+class RPCTimeoutError(PluginError, TimeoutError):
+    """A net/rpc call, or a MuxBroker handshake, got no answer in time.
+
+    Also a :class:`TimeoutError`. A call that timed out may still run on the other side: Go's
+    net/rpc has no cancellation, the late reply is just dropped.
+    """
+
+
+class ConnectionClosedError(ProtocolError):
+    """A multiplexed connection or one of its streams is gone: reset, refused, or shut down.
+
+    A subclass of :class:`ProtocolError` so that one ``except ProtocolError`` covers every way
+    a net/rpc transport can fail; the message says which (reset by the peer, session closed,
+    go-away, EOF in the middle of a read). ``__cause__`` carries the underlying error, if any.
+    """
 
 
 def _describe_returncode(returncode: int) -> str:

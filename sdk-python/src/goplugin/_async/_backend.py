@@ -17,10 +17,13 @@ from .._channel import AsyncGuardedChannel
 
 if TYPE_CHECKING:
     from .._stdio import StdioBuffer
+    from .._transport import Endpoint
+    from ..errors import ProtocolError
 
 __all__ = [
     "AsyncGuardedChannel",
     "Channel",
+    "ConnectionErrorTranslator",
     "ErrorTranslator",
     "Event",
     "Lock",
@@ -28,12 +31,17 @@ __all__ = [
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
+    "loop_caller",
     "new_server",
+    "open_channel",
+    "run_blocking",
+    "running_loop",
     "secure_channel",
     "sleep",
     "start_task",
     "stdio_chunks",
     "stop_server",
+    "wait_call",
     "wait_future",
 ]
 
@@ -41,6 +49,8 @@ T = TypeVar("T")
 
 #: What a guarded channel calls when an RPC fails (see _channel.py).
 ErrorTranslator = Callable[[grpc.RpcError], Awaitable[BaseException | None]]
+#: What a net/rpc client calls when its connection breaks under a call (see rpc_client.py).
+ConnectionErrorTranslator = Callable[["ProtocolError"], Awaitable[BaseException | None]]
 
 #: Which flavour this backend is (the one thing generated code may need to branch on).
 IS_ASYNC = True
@@ -65,9 +75,46 @@ async def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) 
         raise TimeoutError from None
 
 
+async def wait_call(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
+    """Wait for a net/rpc call; a timeout or a cancelled task abandons it (reply dropped)."""
+    if fut.done():
+        return fut.result()
+    wrapped = asyncio.wrap_future(fut)  # cancelling it cancels ``fut``
+    if timeout is None:
+        return await wrapped
+    try:
+        return await asyncio.wait_for(wrapped, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError from None
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call (a broker dial, a round trip) without blocking the event loop."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """Where ``async def`` net/rpc methods run: this loop (the sync flavour has none)."""
+    return asyncio.get_running_loop()
+
+
+def loop_caller() -> Callable[..., Any]:
+    """Something any thread may call to run ``fn(*args)`` on this event loop."""
+    return asyncio.get_running_loop().call_soon_threadsafe
+
+
 def start_task(fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> asyncio.Task[None]:
     """Run ``fn`` in the background (a task here, a daemon thread in the sync flavour)."""
     return asyncio.get_running_loop().create_task(fn(*args))
+
+
+def open_channel(endpoint: Endpoint, options: list[tuple[str, Any]]) -> Channel:
+    """A channel to a peer as _transport.dial found it (plaintext, grpcio TLS or a relay)."""
+    if endpoint.credentials is not None:
+        return grpc.aio.secure_channel(
+            endpoint.target, endpoint.credentials, options=[*options, *endpoint.options]
+        )
+    return grpc.aio.insecure_channel(endpoint.target, options=options)
 
 
 # -- plugin side -----------------------------------------------------------------------------

@@ -17,10 +17,15 @@ import grpc
 from .._channel import GuardedChannel
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .._stdio import StdioBuffer
+    from .._transport import Endpoint
+    from ..errors import ProtocolError
 
 __all__ = [
     "Channel",
+    "ConnectionErrorTranslator",
     "ErrorTranslator",
     "Event",
     "GuardedChannel",
@@ -29,18 +34,24 @@ __all__ = [
     "Task",
     "ThreadsafeEvent",
     "insecure_channel",
+    "loop_caller",
     "new_server",
+    "open_channel",
+    "run_blocking",
+    "running_loop",
     "secure_channel",
     "sleep",
     "start_task",
     "stdio_chunks",
     "stop_server",
+    "wait_call",
     "wait_future",
 ]
 
 T = TypeVar("T")
 
 ErrorTranslator = Callable[[grpc.RpcError], BaseException | None]
+ConnectionErrorTranslator = Callable[["ProtocolError"], BaseException | None]
 
 IS_ASYNC = False
 
@@ -61,10 +72,44 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
         raise TimeoutError from None
 
 
+def wait_call(fut: concurrent.futures.Future[T], timeout: float | None) -> T:
+    try:
+        return fut.result(timeout)
+    except concurrent.futures.TimeoutError:
+        fut.cancel()  # abandoned: its reply will be dropped
+        raise TimeoutError from None
+
+
+def run_blocking(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    return None
+
+
+def _call_now(fn: Callable[..., Any], *args: Any) -> None:
+    fn(*args)
+
+
+def loop_caller() -> Callable[..., Any]:
+    """Threads need no hand-off here: run ``fn(*args)`` right away."""
+    return _call_now
+
+
 def start_task(fn: Callable[..., None], *args: Any) -> threading.Thread:
     thread = threading.Thread(target=fn, args=args, daemon=True, name=f"goplugin-{fn.__name__}")
     thread.start()
     return thread
+
+
+def open_channel(endpoint: Endpoint, options: list[tuple[str, Any]]) -> Channel:
+    """A channel to a peer as _transport.dial found it (plaintext, grpcio TLS or a relay)."""
+    if endpoint.credentials is not None:
+        return grpc.secure_channel(
+            endpoint.target, endpoint.credentials, options=[*options, *endpoint.options]
+        )
+    return grpc.insecure_channel(endpoint.target, options=options)
 
 
 # -- plugin side -----------------------------------------------------------------------------

@@ -14,27 +14,30 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 from collections.abc import Iterator, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from .._brokercore import PENDING_TTL, BrokerState
 from .._internal import BROKER_START_STREAM, ConnInfo
-from .._sockets import unique_socket_path
+from .._transport import Endpoint, Listener, TLSPair, dial, listen
 from ..errors import PluginError
 from ._backend import (
     Channel,
     Queue,
     Task,
-    insecure_channel,
+    loop_caller,
     new_server,
+    open_channel,
     start_task,
     stop_server,
     wait_future,
 )
+
+if TYPE_CHECKING:
+    from .._grpcmux import GRPCMuxer
 
 __all__ = ["GRPCBroker"]
 
@@ -49,6 +52,8 @@ class GRPCBroker:
         *,
         socket_dir: str,
         grpc_options: list[tuple[str, Any]],
+        tls: TLSPair | None = None,
+        muxer: GRPCMuxer | None = None,
         wrap_channel: Callable[[Channel], Any] | None = None,
     ) -> None:
         self._ids = itertools.count(1)
@@ -60,7 +65,12 @@ class GRPCBroker:
         self._socket_dir = socket_dir
         self._options = grpc_options
         self._wrap_channel = wrap_channel
-        self._servers: list[tuple[Any, str]] = []
+        self._tls = tls
+        self._muxer = muxer
+        self._call_soon = loop_caller()
+        self._knocking = threading.Lock()  # one knock at a time, like Go's dialMutex
+        self._servers: list[tuple[Any, Listener]] = []
+        self._endpoints: list[Endpoint] = []
         self._call: Any = None
         self._reader: Task | None = None
 
@@ -107,10 +117,12 @@ class GRPCBroker:
             for message in messages:
                 state.receive(message)
         except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            # Server side, grpcio raises a bare RpcError (no code) when the host hangs up.
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            if code == grpc.StatusCode.UNIMPLEMENTED:
                 _log.debug("the plugin does not implement GRPCBroker")
-            elif exc.code() != grpc.StatusCode.CANCELLED:
-                _log.debug("broker stream ended: %s", exc.code())
+            elif code not in (None, grpc.StatusCode.CANCELLED):
+                _log.debug("broker stream ended: %s", code)
         except Exception:
             _log.exception("broker receive loop failed")
         finally:
@@ -141,11 +153,17 @@ class GRPCBroker:
                 register(self, server)
             else:
                 setup(server)
-        path = unique_socket_path(self._socket_dir)
-        server.add_insecure_port("unix:" + path)
+        listener = listen(server, network="unix", socket_dir=self._socket_dir, tls=self._tls)
         server.start()
-        self._servers.append((server, path))
-        self._send(ConnInfo(service_id=service_id, network="unix", address=path))
+        self._servers.append((server, listener))
+        if self._muxer is not None:
+            # Multiplexed: no address to announce; the peer knocks, then opens a stream.
+            self._muxer.serve(service_id, listener.address)
+            self._state.on_knock(service_id, self._answer_knock)
+        else:
+            self._send(
+                ConnInfo(service_id=service_id, network=listener.network, address=listener.address)
+            )
         return server
 
     def dial(self, service_id: int, timeout: float = PENDING_TTL) -> Any:
@@ -153,6 +171,9 @@ class GRPCBroker:
 
         The caller owns the channel and closes it when done, as with Go's ``Dial``.
         """
+        if self._muxer is not None:
+            path = self._muxer.bridge(knock=lambda: self._knock(service_id, timeout))
+            return self._channel_to(dial("unix", path, self._tls, socket_dir=self._socket_dir))
         pending = self._state.expect(service_id)
         try:
             info = wait_future(pending, timeout)
@@ -161,14 +182,44 @@ class GRPCBroker:
             raise PluginError(
                 f"timeout waiting for connection info for broker id {service_id}"
             ) from None
-        if info.network == "unix":
-            target = "unix:" + info.address
-        elif info.network == "tcp":
-            target = info.address
-        else:
+        if info.network not in ("unix", "tcp"):
             raise PluginError(f"unknown address type: {info.network}:{info.address}")
-        channel = insecure_channel(target, options=self._options)
+        return self._channel_to(
+            dial(info.network, info.address, self._tls, socket_dir=self._socket_dir)
+        )
+
+    def _channel_to(self, endpoint: Endpoint) -> Any:
+        self._endpoints.append(endpoint)
+        channel = open_channel(endpoint, self._options)
         return channel if self._wrap_channel is None else self._wrap_channel(channel)
+
+    # -- multiplexed mode: knocks ------------------------------------------------------------
+
+    def _answer_knock(self, knock: ConnInfo) -> None:
+        """The peer wants a stream to a server we accept on: let the muxer expect it."""
+        assert self._muxer is not None
+        error = self._muxer.accept_knock(knock.service_id)
+        ack = ConnInfo.Knock(knock=True, ack=True, error=error)
+        self._call_soon(self._send, ConnInfo(service_id=knock.service_id, knock=ack))
+
+    def _knock(self, service_id: int, timeout: float) -> None:
+        """Ask the peer to route our next stream to its server ``service_id`` (runs on a
+        bridge thread, once per gRPC connection grpcio opens)."""
+        with self._knocking:
+            pending = self._state.expect(service_id)
+            knock = ConnInfo(service_id=service_id, knock=ConnInfo.Knock(knock=True))
+            self._call_soon(self._send, knock)
+            try:
+                reply = pending.result(timeout)
+            except TimeoutError:
+                self._state.forget(service_id, pending)
+                raise PluginError(
+                    f"timeout waiting for multiplexing knock handshake on id {service_id}"
+                ) from None
+        if not (reply.knock.knock and reply.knock.ack):
+            raise PluginError(f"handshake failed for multiplexing on id {service_id}")
+        if reply.knock.error:
+            raise PluginError(f"failed to knock for id {service_id}: {reply.knock.error}")
 
     def close(self) -> None:
         """End the stream and stop the brokered servers."""
@@ -178,10 +229,10 @@ class GRPCBroker:
         self._state.close(PluginError("the broker is closed"))
         if self._call is not None:
             self._call.cancel()
-        for server, path in self._servers:
+        for server, listener in self._servers:
             stop_server(server, 0)
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            listener.close()
         self._servers.clear()
+        for endpoint in self._endpoints:
+            endpoint.close()
+        self._endpoints.clear()

@@ -32,18 +32,23 @@ from .._handshake import (
 )
 from .._reattach import ReattachConfig
 from .._sockets import private_socket_dir
+from .._transport import TLSPair
 from ..errors import (
     PluginError,
     PluginExitedError,
     ProcessNotFoundError,
     StartTimeoutError,
+    TLSError,
 )
 from ._backend import GuardedChannel, Lock, wait_future
 from .grpc_client import GRPCClient
 
 if TYPE_CHECKING:
     from .._checksum import SecureConfig
+    from .._mtls import Identity
+    from ..errors import ProtocolError
     from .broker import GRPCBroker
+    from .rpc_client import RPCClient
 
 __all__ = ["PluginClient"]
 
@@ -70,9 +75,10 @@ class PluginClient:
 
     ``start()`` launches the plugin and reads its handshake (or, with ``reattach``, connects
     to a plugin that is already running); ``dispense(name)`` returns the client object of a
-    plugin in the negotiated set; ``kill()`` stops it the way Go does (GRPCController.Shutdown,
-    up to ``kill_timeout`` to exit, then SIGKILL). As a context manager it starts on entry and
-    kills on exit. Launched plugins are also killed at interpreter exit and on SIGTERM.
+    plugin in the negotiated set; ``kill()`` stops it the way Go does (GRPCController.Shutdown
+    or net/rpc's Control.Quit, up to ``kill_timeout`` to exit, then SIGKILL). As a context
+    manager it starts on entry and kills on exit. Launched plugins are also killed at
+    interpreter exit and on SIGTERM.
     """
 
     def __init__(
@@ -84,6 +90,8 @@ class PluginClient:
         versioned_plugins: Mapping[int, Mapping[str, Any]] | None = None,
         reattach: ReattachConfig | None = None,
         checksum: SecureConfig | None = None,
+        auto_mtls: bool | None = None,
+        multiplex: bool = False,
         start_timeout: float = 60.0,
         kill_timeout: float = 2.0,
         env: Mapping[str, str] | None = None,
@@ -102,6 +110,8 @@ class PluginClient:
             raise ValueError("PluginClient needs either the plugin command or reattach=")
         if reattach is not None and checksum is not None:
             raise ValueError("only one of checksum and reattach may be set")
+        if reattach is not None and multiplex:
+            raise ValueError("gRPC broker multiplexing cannot be used with reattach")
         self._config = make_config(
             cmd,
             handshake=handshake,
@@ -123,10 +133,15 @@ class PluginClient:
         )
         self._reattach = reattach
         self._checksum = checksum
+        self._multiplex = multiplex
+        # Go's AutoMTLS. By default on where plugins listen on TCP (Windows), where other local
+        # users could connect; on unix sockets the private 0700 directory keeps them out.
+        self._auto_mtls = (os.name == "nt") if auto_mtls is None else auto_mtls
+        self._tls: TLSPair | None = None
         self._lock = Lock()
         self._process: Process | None = None
         self._handshake: Handshake | None = None
-        self._conn: GRPCClient | None = None
+        self._conn: GRPCClient | RPCClient | None = None
         self._socket_dir = ""
         self._killed = False
 
@@ -174,8 +189,13 @@ class PluginClient:
         return self._grpc().broker
 
     def _grpc(self) -> GRPCClient:
-        if self._conn is None:
+        if not isinstance(self._conn, GRPCClient):
             raise PluginError("the plugin is not started or does not speak gRPC")
+        return self._conn
+
+    def _connection(self) -> GRPCClient | RPCClient:
+        if self._conn is None:
+            raise PluginError("the plugin is not started")
         return self._conn
 
     @property
@@ -229,12 +249,21 @@ class PluginClient:
         cmd = list(config.cmd)
         if self._checksum is not None:
             cmd[0] = self._checksum.check(cmd[0])
+        identity = None
+        if self._auto_mtls:
+            from .._mtls import generate_identity
+
+            identity = generate_identity()
         socket_dir = private_socket_dir("goplugin-")
         self._socket_dir = socket_dir
         try:
             proc = _process.spawn(
                 cmd,
-                env=config.environment(unix_socket_dir=socket_dir),
+                env=config.environment(
+                    unix_socket_dir=socket_dir,
+                    multiplex=self._multiplex,
+                    client_cert_pem=None if identity is None else identity.cert_pem.decode(),
+                ),
                 cwd=config.cwd,
                 logger=config.logger,
                 stderr_copy=config.stderr,
@@ -245,7 +274,9 @@ class PluginClient:
             raise
         self._process = proc
         try:
-            return self._read_handshake(proc)
+            handshake = self._read_handshake(proc)
+            self._tls = _pin_plugin(identity, handshake)
+            return handshake
         except BaseException as exc:
             self._force_kill()
             if isinstance(exc, PluginError):
@@ -289,6 +320,7 @@ class PluginClient:
             handshake,
             host_versions=self._config.plugin_sets,
             allowed_protocols=self._config.allowed_protocols,
+            multiplex_requested=self._multiplex,
         )
         _log.debug(
             "plugin %s (pid %d) handshake: %s", self._config.cmd, proc.pid, handshake.format()
@@ -296,28 +328,48 @@ class PluginClient:
         return handshake
 
     def _connect(self, handshake: Handshake) -> None:
-        if handshake.protocol is not Protocol.GRPC:
-            raise PluginError("net/rpc plugins are not supported yet")
+        if handshake.protocol is Protocol.NETRPC:
+            from .rpc_client import RPCClient  # net/rpc's code is only loaded when used
+
+            self._conn = RPCClient(
+                handshake,
+                socket_dir=self._socket_dir,
+                translate_error=self._translate_broken,
+                tls=self._tls,
+                sync_stdout=self._config.sync_stdout,
+                sync_stderr=self._config.sync_stderr,
+            )
+            return
         self._conn = GRPCClient(
             handshake,
             options=self._config.channel_options(),
             socket_dir=self._socket_dir,
             translate_error=self._translate_error,
+            tls=self._tls,
             sync_stdout=self._config.sync_stdout,
             sync_stderr=self._config.sync_stderr,
         )
 
     def _translate_error(self, exc: grpc.RpcError) -> BaseException | None:
-        proc = self._process
-        if proc is None or exc.code() not in _TRANSPORT_FAILURES:
+        if exc.code() not in _TRANSPORT_FAILURES:
             return None
         grace = _EXIT_GRACE if exc.code() == grpc.StatusCode.UNAVAILABLE else 0.0
+        return self._exited_during_call(f"{exc.code().name}: {exc.details()}", grace)
+
+    def _translate_broken(self, exc: ProtocolError) -> BaseException | None:
+        """net/rpc: a call's stream or session broke; was it the plugin dying?"""
+        return self._exited_during_call(str(exc), _EXIT_GRACE)
+
+    def _exited_during_call(self, detail: str, grace: float) -> BaseException | None:
+        proc = self._process
+        if proc is None:
+            return None
         try:
             returncode = wait_future(proc.exited, grace)
         except TimeoutError:
             return None
         return PluginExitedError(
-            f"plugin exited during a call ({exc.code().name}: {exc.details()})",
+            f"plugin exited during a call ({detail})",
             returncode=returncode,
             stderr_tail=proc.stderr_tail(),
         )
@@ -326,17 +378,18 @@ class PluginClient:
         """The client object for plugin ``name`` of the negotiated set (starts if needed)."""
         self.start()
         assert self._handshake is not None
-        plugin_set = self._config.plugin_sets.get(self._handshake.app_version, {})
-        try:
-            plugin = plugin_set[name]
-        except KeyError:
-            raise PluginError(f"unknown plugin type: {name}") from None
-        return self._grpc().dispense(name, plugin)
+        plugin = self._config.plugin_sets.get(self._handshake.app_version, {}).get(name)
+        conn = self._connection()
+        if not isinstance(conn, GRPCClient):
+            return conn.dispense(name, plugin)  # net/rpc: the plugin knows its names
+        if plugin is None:
+            raise PluginError(f"unknown plugin type: {name}")
+        return conn.dispense(name, plugin)
 
     def ping(self, timeout: float = 5.0) -> None:
         """Check that the plugin is alive and serving (go-plugin's ``Ping``)."""
         self.start()
-        self._grpc().ping(timeout)
+        self._connection().ping(timeout)
 
     def kill(self, *, stop_reattached: bool = False) -> None:
         """Stop the plugin: graceful shutdown first, SIGKILL after ``kill_timeout``.
@@ -375,6 +428,23 @@ class PluginClient:
             return
         proc.kill()
         wait_future(proc.exited, None)
+
+
+def _pin_plugin(identity: Identity | None, handshake: Handshake) -> TLSPair | None:
+    """AutoMTLS: trust exactly the certificate the plugin announced (go-plugin's client.go)."""
+    if identity is None:
+        if handshake.server_cert is not None:
+            raise TLSError(
+                "the plugin announced a TLS certificate but this host has no TLS configured; "
+                "pass auto_mtls=True"
+            )
+        return None
+    if handshake.server_cert is None:
+        raise TLSError(
+            "the plugin did not announce a TLS certificate although the host sent "
+            "PLUGIN_CLIENT_CERT (AutoMTLS); it is too old or does not support TLS"
+        )
+    return TLSPair(identity, handshake.server_cert)
 
 
 def _probe(network: str, address: str) -> None:

@@ -26,13 +26,15 @@ from ._backend import (
     GuardedChannel,
     Channel,
     ErrorTranslator,
-    insecure_channel,
+    open_channel,
     start_task,
 )
 from .broker import GRPCBroker
 
 if TYPE_CHECKING:
     from .._handshake import Handshake
+from .._grpcmux import GRPCMuxer
+from .._transport import TLSPair, dial
 
 __all__ = ["GRPCClient"]
 
@@ -49,15 +51,24 @@ class GRPCClient:
         options: list[tuple[str, Any]],
         socket_dir: str,
         translate_error: ErrorTranslator,
+        tls: TLSPair | None,
         sync_stdout: IO[bytes] | None,
         sync_stderr: IO[bytes] | None,
     ) -> None:
-        target = ("unix:" if handshake.network == "unix" else "") + handshake.address
-        self._raw: Channel | None = insecure_channel(target, options=options)
+        self._muxer: GRPCMuxer | None = None
+        network, address = handshake.network, handshake.address
+        if handshake.multiplex:
+            # One connection carries everything; grpcio reaches it through a local bridge.
+            self._muxer = _connect_muxer(network, address, socket_dir)
+            network, address = "unix", self._muxer.bridge()
+        self._endpoint = dial(network, address, tls, socket_dir=socket_dir)
+        self._raw: Channel | None = open_channel(self._endpoint, options)
         self.channel = GuardedChannel(self._raw, translate_error)
         self.broker = GRPCBroker(
             socket_dir=socket_dir,
             grpc_options=options,
+            tls=tls,
+            muxer=self._muxer,
             wrap_channel=lambda channel: GuardedChannel(channel, translate_error),
         )
         self.broker.open_stream(self._raw)
@@ -123,3 +134,23 @@ class GRPCClient:
                 _log.debug("GRPCController.Shutdown: %s", exc.code())
         self._stdio_call.cancel()
         raw.close()
+        self._endpoint.close()
+        if self._muxer is not None:
+            self._muxer.close()
+
+
+def _connect_muxer(network: str, address: str, socket_dir: str) -> GRPCMuxer:
+    """Dial the plugin once and run the yamux client session on it (grpc_client_muxer.go)."""
+    import socket
+
+    from ..netrpc._session import Session
+
+    if network == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(address)
+    else:
+        host, _, port = address.rpartition(":")
+        sock = socket.create_connection((host.strip("[]"), int(port)))
+    muxer = GRPCMuxer(server=False, socket_dir=socket_dir)
+    muxer.attach(Session(sock, client=True))
+    return muxer

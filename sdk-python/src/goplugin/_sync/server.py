@@ -24,6 +24,7 @@ from .._runtime import PluginRuntime
 from .._runtime import configure_logging as install_hclog_logging
 from .._serveconfig import check_magic_cookie, make_serve_config
 from .._services import INTERNAL_SERVICES, LazyReflection, health_response, recording_services
+from .._transport import TLSPair
 from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
 from .broker import GRPCBroker
 
@@ -52,6 +53,11 @@ def serve(
     host launched it (the magic cookie is missing). With ``configure_logging`` the root logger
     writes hclog JSON to stderr, which the host turns into its own log lines.
 
+    The plugins decide the protocol: gRPC plugins (``grpc_server``) are served over gRPC,
+    net/rpc plugins (``netrpc_server``, e.g. :class:`goplugin.netrpc.Plugin`) over go-plugin's
+    net/rpc, as Go hosts like examples/basic expect. Sync net/rpc methods run on worker
+    threads; under :func:`goplugin.aio.serve` ``async def`` methods run on its event loop.
+
     ``debug=True`` (or the environment variable GOPLUGIN_DEBUG=1) is for running the plugin by
     hand, e.g. in a debugger: it prints a reattach config for hosts to attach to
     (``PluginClient(reattach=...)``, go-plugin's ``ReattachConfig``, Terraform's
@@ -76,21 +82,33 @@ def serve(
         force_tcp=force_tcp,
         debug=debug,
     )
-    if config.protocol is not Protocol.GRPC:
-        raise NotImplementedError("serving net/rpc plugins is not supported yet")
     runtime = PluginRuntime(config)
+    tls = _tls_for_host(config.client_cert_pem)
+    if config.protocol is Protocol.NETRPC:
+        from .rpc_server import serve_netrpc
+
+        serve_netrpc(runtime, tls)
+        return
     stop = ThreadsafeEvent()
     server = new_server(config.grpc_options)
-    broker = GRPCBroker(socket_dir=runtime.socket_dir, grpc_options=config.grpc_options)
-    _add_internal_services(server, runtime, stop, broker)
-    with recording_services(server) as names:
-        for plugin in config.plugins.values():
-            plugin.grpc_server(broker, server)
-    server.add_generic_rpc_handlers((LazyReflection([*INTERNAL_SERVICES, *names], aio=IS_ASYNC),))
     try:
-        network, address = runtime.bind(server.add_insecure_port)
+        listener = runtime.listen(server, tls)
+        broker = GRPCBroker(
+            socket_dir=runtime.socket_dir,
+            grpc_options=config.grpc_options,
+            tls=tls,
+            muxer=runtime.muxer,
+        )
+        _add_internal_services(server, runtime, stop, broker)
+        with recording_services(server) as names:
+            for plugin in config.plugins.values():
+                plugin.grpc_server(broker, server)
+        server.add_generic_rpc_handlers(
+            (LazyReflection([*INTERNAL_SERVICES, *names], aio=IS_ASYNC),)
+        )
         server.start()
         runtime.install_stop_triggers(stop.set)
+        network, address = listener.network, listener.address
         if debug:
             runtime.announce_debug(
                 ReattachConfig(
@@ -98,7 +116,11 @@ def serve(
                 )
             )
         else:
-            runtime.announce(runtime.handshake(network, address))
+            cert = None if tls is None else tls.identity.cert_der
+            multiplex = True if runtime.muxer is not None else None
+            runtime.announce(
+                runtime.handshake(network, address, server_cert=cert, multiplex=multiplex)
+            )
         _log.debug("plugin address", extra={"network": network, "address": address})
         stop.wait()
         _log.debug("plugin shutting down")
@@ -106,6 +128,15 @@ def serve(
         stop_server(server, 0 if runtime.host_gone else _STOP_GRACE)
     finally:
         runtime.cleanup()
+
+
+def _tls_for_host(client_cert_pem: str | None) -> TLSPair | None:
+    """AutoMTLS: a host that sends PLUGIN_CLIENT_CERT gets TLS, always (as from Go plugins)."""
+    if not client_cert_pem:
+        return None
+    from .._mtls import generate_identity, pem_to_der
+
+    return TLSPair(generate_identity(), pem_to_der(client_cert_pem))
 
 
 def _add_internal_services(

@@ -140,11 +140,16 @@ def _client(service: Service, names: _Names, *, aio: bool) -> list[str]:
     if service.doc:
         out += [f"    {line}".rstrip() for line in service.doc.split("\n")] + [""]
     out += [(_ASYNC_CLIENT_DOC if aio else _SYNC_CLIENT_DOC), '    """', ""]
-    attrs = sorted(_attr(m) for m in service.methods)
+    attrs = sorted(["broker", *(_attr(m) for m in service.methods)])
     out.append(
         f"    __slots__ = ({', '.join(repr(a) for a in attrs)}{',' if len(attrs) == 1 else ''})"
     )
-    out.append("")
+    out += [
+        "",
+        "    broker: Any",
+        '    """The connection\'s GRPCBroker: serve callbacks for the plugin with',
+        '    ``broker.accept_and_serve(broker.next_id(), ...)`` and send it the id."""',
+    ]
     for method in service.methods:
         callable_type = "".join(p.capitalize() for p in method.kind.value.split("_"))
         req, res = names.type(method.input), names.type(method.output)
@@ -152,7 +157,8 @@ def _client(service: Service, names: _Names, *, aio: bool) -> list[str]:
         out += _docstring(method.doc, "    ")
     out += [
         "",
-        f"    def __init__(self, channel: {channel}) -> None:",
+        f"    def __init__(self, channel: {channel}, broker: Any = None) -> None:",
+        "        self.broker = broker",
         "        # grpcio's stubs lack _registered_method, which saves a method lookup per call.",
         "        make: Any = channel",
     ]
@@ -185,6 +191,10 @@ def _servicer(service: Service, names: _Names, *, aio: bool) -> list[str]:
         f"    callers get UNIMPLEMENTED. Handlers run {runs}; ``context`` carries the",
         "    deadline, metadata and ``abort()``.",
         '    """',
+        "",
+        "    broker: Any = None",
+        '    """The connection\'s GRPCBroker once served: ``broker.dial(id)`` reaches a callback',
+        '    server the host offers (its id arrives in a request)."""',
     ]
     for method in service.methods:
         req, res = names.type(method.input), names.type(method.output)
@@ -254,6 +264,7 @@ def _plugin(service: Service, names: _Names) -> list[str]:
         "        impl = self.impl",
         "        if impl is None:",
         f'            raise _error("{s}Plugin(impl=...) is needed to serve {service.full_name}")',
+        "        impl.broker = broker",
         f"        if isinstance(impl, Async{s}Servicer):",
         "            if not _is_aio(server):",
         f'                raise _error("Async{s}Servicer needs goplugin.aio.serve()")',
@@ -269,8 +280,8 @@ def _plugin(service: Service, names: _Names) -> list[str]:
         "        self, broker: Any, channel: grpc.Channel | grpc.aio.Channel",
         f"    ) -> {s}Client | Async{s}Client:",
         "        if isinstance(channel, grpc.aio.Channel):",
-        f"            return Async{s}Client(channel)",
-        f"        return {s}Client(channel)",
+        f"            return Async{s}Client(channel, broker)",
+        f"        return {s}Client(channel, broker)",
     ]
     return out
 

@@ -1,0 +1,208 @@
+"""Serving net/rpc on one stream (Go's ``rpc.Server.ServeConn``) and where served calls run.
+
+The stream's reader (the thread calling :func:`serve_stream`) decodes requests in order and
+hands each call to a :class:`Dispatcher`: sync methods run on worker threads, as Go runs each
+call in its own goroutine, so a slow call never holds up the others on its stream; ``async``
+methods run on the event loop of :func:`goplugin.aio.serve`. Replies go out in the order calls
+finish, under one lock that keeps the gob stream in the order its encoder wrote it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConnectionClosedError, GobEncodeError, ProtocolError
+from ._gobtypes import INTERFACE
+from ._rpc import Method, ServerCodec
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable, Mapping
+
+    from ._rpc import Call
+    from ._service import Handler
+    from ._stream import Stream
+
+__all__ = ["Dispatcher", "serve_stream"]
+
+_log = logging.getLogger("goplugin.netrpc")
+
+# Like the gRPC server's pool: enough for calls that wait on each other or on callbacks.
+_MAX_WORKERS = 32
+_READ_SIZE = 256 * 1024
+
+
+class _Workers:
+    """A small pool of *daemon* threads (ThreadPoolExecutor's are joined at interpreter exit:
+    a method still running when the host says Quit would keep the plugin alive, where a Go
+    plugin's process just ends)."""
+
+    def __init__(self, limit: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._idle = threading.Semaphore(0)
+        self._limit = limit
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self._queue.put((fn, args))
+        if self._idle.acquire(blocking=False):
+            return  # an idle worker takes it
+        with self._lock:
+            if self._count >= self._limit:
+                return  # queued for the next free worker
+            self._count += 1
+        threading.Thread(target=self._work, name="goplugin-netrpc-worker", daemon=True).start()
+
+    def _work(self) -> None:
+        get, idle = self._queue.get, self._idle.release
+        while (item := get()) is not None:
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:
+                _log.exception("net/rpc worker failed")
+            idle()
+
+    def close(self) -> None:
+        with self._lock:
+            count, self._count = self._count, self._limit  # no new workers
+        for _ in range(count):
+            self._queue.put(None)
+
+
+class Dispatcher:
+    """Runs served calls: sync handlers on worker threads, async ones on ``loop`` (if any)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop
+        self._workers: _Workers | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self) -> _Workers:
+        workers = self._workers
+        if workers is None:
+            with self._lock:
+                if self._workers is None:
+                    self._workers = _Workers(_MAX_WORKERS)
+                workers = self._workers
+        return workers
+
+    def check(self, handlers: Mapping[str, Handler]) -> None:
+        """Refuse async methods where no event loop serves them (the sync ``serve()``)."""
+        if self.loop is None:
+            for name, handler in handlers.items():
+                if handler.is_async:
+                    raise ProtocolError(
+                        f"net/rpc method {name} is async: serve it with goplugin.aio.serve"
+                    )
+
+    def run(
+        self, handler: Handler, args: Any, done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        """Call ``handler(args)`` somewhere, then ``done(result, error)``."""
+        if handler.inline:
+            _call(handler.fn, args, done)
+        elif handler.is_async:
+            assert self.loop is not None
+            import asyncio
+
+            future = asyncio.run_coroutine_threadsafe(handler.fn(args), self.loop)
+
+            def finished(f: concurrent.futures.Future[Any]) -> None:
+                if f.cancelled():
+                    done(None, ConnectionClosedError("the call was cancelled"))
+                    return
+                error = f.exception()
+                done(None if error is not None else f.result(), error)
+
+            future.add_done_callback(finished)
+        else:
+            self._pool().submit(_call, handler.fn, args, done)
+
+    def close(self) -> None:
+        if self._workers is not None:
+            self._workers.close()
+
+
+def _call(
+    fn: Callable[[Any], Any], args: Any, done: Callable[[Any, BaseException | None], None]
+) -> None:
+    try:
+        result = fn(args)
+    except Exception as exc:
+        done(None, exc)
+    else:
+        done(result, None)
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def serve_stream(
+    stream: Stream,
+    services: Mapping[str, Mapping[str, Method]],
+    handlers: Mapping[str, Handler],
+    dispatcher: Dispatcher,
+    *,
+    after_reply: Callable[[str], None] | None = None,
+) -> None:
+    """Serve net/rpc on ``stream`` until the peer closes it or the session ends (blocking).
+
+    ``after_reply(service_method)`` runs once a reply is on its way (go-plugin's control
+    stream stops the plugin after answering ``Control.Quit``, not before).
+    """
+    codec = ServerCodec(services)
+    send_lock = threading.Lock()
+
+    def reply(call: Call, value: Any, error: BaseException | None) -> None:
+        with send_lock:
+            if error is not None:
+                _log.debug("net/rpc %s failed", call.service_method, exc_info=error)
+                data = codec.respond(call, error=_error_text(error))
+            else:
+                if value is None and call.method is not None and call.method.reply_type is None:
+                    # Nothing to infer a type from: a nil interface{}, as args=None is.
+                    call = dataclasses.replace(call, method=Method(call.method.arg_type, INTERFACE))
+                try:
+                    data = codec.respond(call, value)
+                except GobEncodeError as exc:
+                    _log.error("net/rpc %s: cannot send the reply: %s", call.service_method, exc)
+                    data = codec.respond(call, error=str(exc))
+            try:
+                stream.write(data)
+            except ConnectionClosedError:
+                return  # the caller is gone; the reader notices too
+        if after_reply is not None:
+            after_reply(call.service_method)
+
+    try:
+        while True:
+            data = stream.read(_READ_SIZE)
+            if not data:
+                break
+            codec.receive_data(data)
+            while (call := codec.next_call()) is not None:
+                if call.error:  # unknown method, undecodable args: Go's wording, from the codec
+                    reply(call, None, None)
+                    continue
+                handler = handlers.get(call.service_method)
+                if handler is None:
+                    reply(call, None, LookupError("rpc: can't find method " + call.service_method))
+                    continue
+                dispatcher.run(handler, call.args, functools.partial(reply, call))
+    except ConnectionClosedError:
+        pass
+    except ProtocolError as exc:  # a request header that does not decode: Go hangs up too
+        _log.debug("net/rpc: closing a connection: %s", exc)
+    finally:
+        stream.close()
