@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ._build import ROOT, Built
-from ._driver import Driver, DriverError
+from ._driver import Driver
 
 __all__ = ["Context", "Settings", "interleave"]
 
@@ -107,6 +107,7 @@ class Context:
             "py-streaming": self.py_plugin("examples-py/streaming_plugin.py"),
             "py-streaming-aio": self.py_plugin("examples-py/streaming_plugin_aio.py"),
             "greeter": [str(b.greeter)],
+            "py-greeter": self.py_plugin("examples-py/greeter_plugin.py"),
         }
 
     # -- drivers -------------------------------------------------------------------------
@@ -131,32 +132,15 @@ class Context:
         return Driver(name, [*argv, "--", *plugin], cwd=self._cwd(name), env=self.env)
 
     @contextmanager
-    def started(
-        self,
-        drivers: dict[str, Callable[[], Driver]],
-        *,
-        optional: Callable[[str], bool] | None = None,
-    ) -> Iterator[tuple[dict[str, Driver], dict[str, str]]]:
-        """Start every driver, wait until all are ready, and close them all at the end.
-
-        Yields (ready drivers, {key: why not} for those that failed). A failure is fatal
-        unless ``optional(reason)`` accepts it: a row that cannot run yet (net/rpc in the
-        Python host) or at all here (plugin-python's fixed port taken) is shown as n/a.
-        """
+    def started(self, drivers: dict[str, Callable[[], Driver]]) -> Iterator[dict[str, Driver]]:
+        """Start every driver, wait until all are ready, and close them all at the end."""
         live: dict[str, Driver] = {}
-        failed: dict[str, str] = {}
         try:
             for key, make in drivers.items():
                 live[key] = make()
-            for key, driver in list(live.items()):
-                try:
-                    driver.ready()
-                except DriverError as exc:
-                    if optional is None or not optional(str(exc)):
-                        raise
-                    failed[key] = str(exc).splitlines()[0]
-                    live.pop(key).close()
-            yield live, failed
+            for driver in live.values():
+                driver.ready()
+            yield live
         finally:
             for driver in live.values():
                 driver.close()

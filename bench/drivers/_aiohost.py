@@ -56,13 +56,18 @@ class AioHost:
             await self._client.kill()
 
     async def unary(self, n: int) -> Reply:
-        if self.contract != "kv":
-            raise NotImplementedError("the asyncio host times KV calls")
-        get, lat = self._impl.get, []
-        for _ in range(n):
-            start = timer()
-            await get(GET)
-            lat.append(timer() - start)
+        lat = []
+        if self.contract == "kv":
+            get = self._impl.get
+            for _ in range(n):
+                start = timer()
+                await get(GET)
+                lat.append(timer() - start)
+        else:
+            for _ in range(n):
+                start = timer()
+                await greet(self._impl)
+                lat.append(timer() - start)
         return {"lat_ns": lat}
 
     async def echo(self, size: int, n: int) -> Reply:

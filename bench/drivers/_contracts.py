@@ -14,6 +14,8 @@ from gen.kv import kv_goplugin, kv_pb2
 from gen.streaming import streaming_goplugin, streaming_pb2
 
 import goplugin
+from goplugin import netrpc
+from goplugin.netrpc import gob
 
 from ._protocol import BENCH_KEY, BENCH_VALUE
 
@@ -27,6 +29,22 @@ class Contract:
     plugin: Any
 
 
+class Greeter:
+    """go-plugin's GreeterRPC: ``Plugin.Greet`` with a nil ``interface{}``, a string back.
+
+    Over a ``netrpc.Client`` greet() returns the reply, over a ``netrpc.AsyncClient`` an
+    awaitable of it, so both Python hosts share it.
+    """
+
+    __slots__ = ("_call",)
+
+    def __init__(self, client: Any) -> None:
+        self._call = client.call
+
+    def greet(self) -> Any:
+        return self._call("Plugin.Greet", None, gob.STRING, args_type=gob.INTERFACE)
+
+
 CONTRACTS = {
     "kv": Contract(
         goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello"), "kv", kv_goplugin.KVPlugin()
@@ -36,10 +54,11 @@ CONTRACTS = {
         "streamer",
         streaming_goplugin.StreamerPlugin(),
     ),
-    # TODO(net/rpc): PluginClient cannot dispense net/rpc plugins yet; until it can, the
-    # greeter driver fails at start and the runner shows its row as n/a. The plugin object
-    # below is all the net/rpc client needs once it lands (see greet()).
-    "greeter": Contract(goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello"), "greeter", object()),
+    "greeter": Contract(
+        goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello"),
+        "greeter",
+        netrpc.Plugin(client=Greeter),
+    ),
 }
 
 GET = kv_pb2.GetRequest(key=BENCH_KEY)
@@ -50,11 +69,6 @@ def blob_event(size: int) -> streaming_pb2.Event:
     return streaming_pb2.Event(seq=1, blob=bytes(size))
 
 
-def greet(greeter: Any) -> Any:
-    """One Plugin.Greet call on whatever the net/rpc dispense returns.
-
-    TODO(net/rpc): adapt to the net/rpc client API when PluginClient gains it.
-    """
-    if hasattr(greeter, "greet"):
-        return greeter.greet()
-    return greeter.call("Plugin.Greet", None)
+def greet(greeter: Greeter) -> Any:
+    """One Plugin.Greet call (awaitable under goplugin.aio)."""
+    return greeter.greet()

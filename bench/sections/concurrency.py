@@ -39,7 +39,7 @@ def run(ctx: Context) -> list[Row]:
     }
     rates: dict[tuple[str, int], list[list[float]]] = {}
     lats: dict[tuple[str, int], list[float]] = {}
-    with ctx.started({k: m for k, (_, m) in subjects.items()}) as (drivers, _):
+    with ctx.started({k: m for k, (_, m) in subjects.items()}) as drivers:
         keys = list(drivers)
         for r in range(ctx.settings.conc_rounds):
             for c, n in ctx.settings.conc_calls:

@@ -38,7 +38,7 @@ def run(ctx: Context) -> list[Row]:
         ),
     }
     rounds: dict[str, list[list[float]]] = {k: [] for k in subjects}
-    with ctx.started({k: s[2] for k, s in subjects.items()}) as (drivers, _):
+    with ctx.started({k: s[2] for k, s in subjects.items()}) as drivers:
         keys = list(drivers)
         for r in range(ctx.settings.floor_rounds):
             for key in keys[r % len(keys) :] + keys[: r % len(keys)]:

@@ -1,7 +1,8 @@
 """2. Unary call latency over net/rpc: go-plugin's examples/basic greeter, Go host vs Python host.
 
-The greeter plugin is built unmodified from go-plugin v1.8.0. Every row of this section is
-one entry in ROWS: adding a host is one line there (and its Greet call in the driver).
+The Go greeter is built unmodified from go-plugin v1.8.0; the Python one is
+examples-py/greeter_plugin.py. Both log one debug line per call, as go-plugin's does. Each row
+is one entry of _rows(): a host and a plugin command.
 """
 
 from __future__ import annotations
@@ -20,36 +21,35 @@ SECTION = "2. unary call latency over net/rpc (greeter, go-plugin's examples/bas
 
 
 def _rows(ctx: Context) -> dict[str, tuple[str, Callable[[], Driver]]]:
-    greeter = ctx.plugins["greeter"]
+    go = ctx.plugins["greeter"]
+    py = ctx.plugins["py-greeter"]
     return {
-        "go-go": ("Go host → Go greeter", lambda: ctx.go_host("rpc-go-go", "greeter", greeter)),
-        # Shown as n/a until goplugin.PluginClient speaks net/rpc (the driver then starts).
+        "go-go": ("Go host → Go greeter", lambda: ctx.go_host("rpc-go-go", "greeter", go)),
         "py-go": (
             "Python host → Go greeter",
-            lambda: ctx.py_host("rpc-py-go", "sync", "greeter", greeter),
+            lambda: ctx.py_host("rpc-py-go", "sync", "greeter", go),
+        ),
+        "aio-go": (
+            "asyncio Python host → Go greeter",
+            lambda: ctx.py_host("rpc-aio-go", "aio", "greeter", go),
+        ),
+        "go-py": ("Go host → Python greeter", lambda: ctx.go_host("rpc-go-py", "greeter", py)),
+        "py-py": (
+            "Python host → Python greeter",
+            lambda: ctx.py_host("rpc-py-py", "sync", "greeter", py),
         ),
     }
-
-
-def _not_yet(reason: str) -> bool:
-    """A Python host refusing net/rpc is a missing feature, not a failed benchmark."""
-    return "net/rpc" in reason and "not supported" in reason
 
 
 def run(ctx: Context) -> list[Row]:
     subjects = _rows(ctx)
     s = ctx.settings
-    with ctx.started({k: m for k, (_, m) in subjects.items()}, optional=_not_yet) as (
-        drivers,
-        failed,
-    ):
+    with ctx.started({k: m for k, (_, m) in subjects.items()}) as drivers:
         rounds = interleave(drivers, f"unary {s.unary_calls}", s.unary_rounds, lat_us)
     rows = []
     for key, (label, _) in subjects.items():
-        row = Row(SECTION, f"netrpc.{key}", label, "µs", rounds.get(key, []), "netrpc.go-go")
+        row = Row(SECTION, f"netrpc.{key}", label, "µs", rounds[key], "netrpc.go-go")
         if key == "go-go":
             row.baseline = None
-        if key in failed:
-            row.na = "TODO: PluginClient cannot load net/rpc plugins yet"
         rows.append(row)
     return rows

@@ -57,7 +57,7 @@ def run(ctx: Context) -> list[Row]:
         ),
     }
     replies: dict[str, list[dict[str, Any]]] = {k: [] for k in subjects}
-    with ctx.started({k: s[1] for k, s in subjects.items()}) as (drivers, _):
+    with ctx.started({k: s[1] for k, s in subjects.items()}) as drivers:
         keys = list(drivers)
         for r in range(ctx.settings.scale_rounds):
             for key in keys[r % len(keys) :] + keys[: r % len(keys)]:

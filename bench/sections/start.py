@@ -214,7 +214,7 @@ def _first_call_rows(ctx: Context, starts: _Starts) -> list[Row]:
     def ms(reply: dict[str, Any]) -> list[float]:
         return [reply["first_call_ns"] / 1e6]
 
-    with ctx.started({k: make for k, (_, _, make) in subjects.items()}) as (drivers, _):
+    with ctx.started({k: make for k, (_, _, make) in subjects.items()}) as drivers:
         keys = list(drivers)
         for d in drivers.values():  # the hosts' own first-launch costs are not the plugin's
             d.ask("launch")

@@ -61,7 +61,7 @@ def _msgs_per_s(reply: dict[str, Any]) -> list[float]:
 def run(ctx: Context) -> list[Row]:
     subjects = _subjects(ctx)
     s = ctx.settings
-    with ctx.started({k: m for k, (_, m) in subjects.items()}) as (drivers, _):
+    with ctx.started({k: m for k, (_, m) in subjects.items()}) as drivers:
         mib = interleave(drivers, f"echo {MIB} {s.echo_calls}", s.echo_rounds, _mib_per_s)
         bidi = interleave(drivers, f"bidi {s.bidi_messages} {SMALL}", s.bidi_rounds, _msgs_per_s)
     rows = []

@@ -70,7 +70,7 @@ def run(ctx: Context) -> list[Row]:
     if busy:
         del makers["go-plugin-python"]
     s = ctx.settings
-    with ctx.started(makers) as (drivers, _):
+    with ctx.started(makers) as drivers:
         rounds = interleave(drivers, f"unary {s.unary_calls}", s.unary_rounds, lat_us)
     rows = []
     for key, (label, _) in subjects.items():
