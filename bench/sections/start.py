@@ -18,6 +18,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from time import perf_counter_ns as _now
 from typing import TYPE_CHECKING, Any
 
 from .._build import ROOT
@@ -106,12 +107,6 @@ def exec_to_line(argv: list[str], env: dict[str, str], cwd: Path, *, until_exit:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
-
-
-def _now() -> int:
-    import time
-
-    return time.perf_counter_ns()
 
 
 def _handshake_rows(ctx: Context, starts: _Starts) -> list[Row]:
