@@ -82,6 +82,9 @@ def lint(session: nox.Session) -> None:
     # The examples with the generated code they import (gen/ is checked through its stubs);
     examples = sorted((ROOT / "examples-py").glob("*.py"))
     session.run("mypy", "--strict", *map(str, examples))
+    session.run(
+        "mypy", "--strict", str(ROOT / "bench"), env={"MYPYPATH": str(ROOT / "examples-py")}
+    )
     session.run("python", str(SDK / "scripts" / "unasync.py"), "--check")
 
 
@@ -94,6 +97,23 @@ def codegen(session: nox.Session) -> None:
     session.install(GRPC_TOOLS)
     session.run("python", "-m", "goplugin.codegen", "--config", str(ROOT / "pyproject.toml"))
     session.run("python", str(SDK / "scripts" / "unasync.py"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks, not tests: every host/plugin pairing side by side, as ratios to Go<->Go and
+    raw grpcio measured in the same run (bench/README.md). `nox -s bench -- --quick` takes
+    about a minute. Builds what it runs; prints one table and writes bench/results/*.json.
+    """
+    _install_sdk(session)
+    session.run("go", "version", external=True)
+    session.run(
+        "python",
+        "-m",
+        "bench.run",
+        *session.posargs,
+        env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "examples-py")])},
+    )
 
 
 @nox.session

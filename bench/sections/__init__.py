@@ -1,0 +1,1 @@
+"""One module per table section; each ``run(ctx)`` returns its rows (baseline first)."""
