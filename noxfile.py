@@ -22,6 +22,11 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "uv|virtualenv"
 
 GRPC_TOOLS = "grpcio-tools==1.85.1"
+RUFF = "ruff==0.17.5"
+# The opt-in betterproto2 flavour (examples-py/gen_bp2): its runtime, and its compiler, which
+# formats what it writes with ruff, pinned so that regenerated files stay byte-identical.
+BETTERPROTO2 = "betterproto2==0.10.0"
+BETTERPROTO2_CODEGEN = ["betterproto2-compiler==0.10.1", BETTERPROTO2, RUFF]
 TEST_DEPS = [
     "pytest>=8",
     "pytest-timeout",
@@ -29,13 +34,17 @@ TEST_DEPS = [
     "hypothesis>=6.100",
     "psutil",
     GRPC_TOOLS,
+    # The betterproto2 flavour's tests (and the freshness check of examples-py/gen_bp2) need
+    # it installed: they fail without it, they never skip.
+    *BETTERPROTO2_CODEGEN,
     # tests/unit/test_codegen_protos.py type-checks generated code.
     "mypy==2.4.1",
     "types-protobuf",
     "types-grpcio",
 ]
 LINT_DEPS = [
-    "ruff==0.17.5",
+    RUFF,
+    BETTERPROTO2,  # mypy follows the betterproto2 examples into examples-py/gen_bp2
     "mypy==2.4.1",
     "types-protobuf",
     "types-grpcio",
@@ -94,7 +103,7 @@ def codegen(session: nox.Session) -> None:
     (go-plugin's internal protos, the example contracts in Python and Go) and the sync flavour.
     """
     _install_sdk(session)
-    session.install(GRPC_TOOLS)
+    session.install(GRPC_TOOLS, *BETTERPROTO2_CODEGEN)
     session.run("python", "-m", "goplugin.codegen", "--config", str(ROOT / "pyproject.toml"))
     session.run("python", str(SDK / "scripts" / "unasync.py"))
 

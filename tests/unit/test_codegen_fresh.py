@@ -3,7 +3,8 @@
 Regenerates every [[tool.goplugin.codegen]] job of pyproject.toml into a temporary directory
 (that is what --check does) and compares, so a .proto edited without regenerating, a
 hand-edited generated file, or a stale file left behind fails here. Needs Go: the Go jobs
-build protoc-gen-go(-grpc) from examples-go's pinned tool versions.
+build protoc-gen-go(-grpc) from examples-go's pinned tool versions; and betterproto2-compiler
+(noxfile's pins) for examples-py/gen_bp2.
 """
 
 from __future__ import annotations

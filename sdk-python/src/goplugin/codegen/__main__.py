@@ -9,6 +9,10 @@ names below; paths are relative to that file)::
 
     python -m goplugin.codegen --config pyproject.toml [--check]
 
+``--python-messages betterproto2`` (``python-messages = "betterproto2"``) writes betterproto2
+dataclasses and ``<file>_goplugin_bp2.py`` glue over them instead of protoc's classes: an
+opt-in flavour for its own output folder.
+
 ``--check`` writes nothing and exits 1 when a generated file is missing, differs or is stale.
 """
 
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ._driver import CodegenError, Job, run_job
+from ._pynames import FLAVOURS
 
 _LIST_KEYS = ("include", "exclude", "proto-path", "go-opt")
 _PATH_KEYS = ("root", "python-out", "go-out", "go-tools-module")
@@ -44,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--go-tools-module", type=Path, help="build both from this Go module")
     parser.add_argument("--strip-prefix", default="", help="folder dropped from Python paths")
     parser.add_argument("--messages-only", action="store_true", help="no goplugin glue")
+    parser.add_argument(
+        "--python-messages",
+        choices=FLAVOURS,
+        default="protobuf",
+        help="message classes: protoc's (default) or betterproto2 dataclasses (opt-in: needs "
+        "goplugin[codegen-betterproto2]; glue becomes <file>_goplugin_bp2.py)",
+    )
     parser.add_argument("--prune", action="store_true", help="delete stale generated files")
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 if stale")
     return parser
@@ -59,6 +71,7 @@ def _job_from_args(args: argparse.Namespace) -> Job:
         proto_path=args.proto_path,
         strip_prefix=args.strip_prefix,
         messages_only=args.messages_only,
+        python_messages=args.python_messages,
         go_opts=args.go_opt or ("paths=source_relative",),
         protoc_gen_go=args.protoc_gen_go,
         protoc_gen_go_grpc=args.protoc_gen_go_grpc,

@@ -11,6 +11,7 @@ import keyword
 import re
 
 __all__ = [
+    "betterproto2_class_name",
     "go_camel_case",
     "go_package_name",
     "go_sanitized",
@@ -109,3 +110,42 @@ def go_sanitized(name: str) -> str:
 def go_package_name(import_path: str) -> str:
     """The default package name of a Go import path: its sanitised last element."""
     return go_sanitized(import_path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def betterproto2_class_name(local_name: str) -> str:
+    """The Python class betterproto2-compiler 0.10 generates for a message or enum named
+    ``local_name`` in its package (``Event.Metric`` -> ``EventMetric``, ``KV`` -> ``Kv``).
+
+    Our betterproto2 glue refers to those classes, so this must match the compiler exactly
+    (tests/unit/test_codegen_bp2.py checks it against the compiler's own function): every
+    character that is not an ASCII letter or digit separates words and is dropped; a word is
+    an upper-case run that no lower-case letter follows, or else optional capitals then
+    lower-case letters, each with trailing digits; each word is capitalised (first letter up,
+    the rest down), so acronyms lose their capitals.
+    """
+    words: list[str] = []
+    i, n = 0, len(local_name)
+    while i < n:
+        c = local_name[i]
+        if not (c.isascii() and c.isalnum()):
+            i += 1
+            continue
+        j = i
+        while j < n and "A" <= local_name[j] <= "Z":
+            j += 1
+        if j > i and j < n and "a" <= local_name[j] <= "z":
+            # Capitals then lower case: the last capital starts the next word ("HTTPServer"
+            # is Http + Server), unless it is the only one ("Server" is one word).
+            if j - i > 1:
+                j -= 1
+            else:
+                while j < n and "a" <= local_name[j] <= "z":
+                    j += 1
+        elif j == i:
+            while j < n and "a" <= local_name[j] <= "z":
+                j += 1
+        while j < n and "0" <= local_name[j] <= "9":
+            j += 1
+        words.append(local_name[i:j].capitalize())
+        i = j
+    return "".join(words)

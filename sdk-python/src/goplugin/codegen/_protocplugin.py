@@ -5,7 +5,8 @@ CodeGeneratorResponse on stdout. Both plugins share this wrapper; errors in the 
 parameters go back to protoc in the response's ``error`` field so protoc prints them as
 ``--goplugin-go_out: <message>``.
 
-    protoc --plugin=protoc-gen-goplugin-py=<launcher> --goplugin-py_out=[strip_prefix=P:]DIR
+    protoc --plugin=protoc-gen-goplugin-py=<launcher> \
+           --goplugin-py_out=[strip_prefix=P,messages=protobuf|betterproto2:]DIR
     protoc --plugin=protoc-gen-goplugin-go=<launcher> --goplugin-go_out=[paths=...,M...:]DIR
 """
 
@@ -21,7 +22,8 @@ from ._go import render_go, render_go_server
 from ._gopaths import GoOptionError, GoOptions, glue_file_name, go_package, server_file_name
 from ._model import TypeIndex, build_index
 from ._pymodules import module_path
-from ._python import GLUE_SUFFIX, render_python
+from ._pynames import glue_suffix
+from ._python import render_python
 
 __all__ = ["generate_go", "generate_python", "main", "run"]
 
@@ -33,13 +35,16 @@ def _parameters(parameter: str) -> dict[str, str]:
 
 
 def generate_python(index: TypeIndex, parameter: str) -> dict[str, str]:
-    """``<file>_goplugin.py`` for every target file that declares services."""
-    strip = _parameters(parameter).get("strip_prefix", "")
+    """``<file>_goplugin.py`` (or ``_goplugin_bp2.py`` with ``messages=betterproto2``) for
+    every target file that declares services."""
+    params = _parameters(parameter)
+    strip = params.get("strip_prefix", "")
+    messages = params.get("messages", "protobuf")
     out: dict[str, str] = {}
     for file in index.target_files():
         if file.services:
-            name = "/".join(module_path(file.name, GLUE_SUFFIX, strip)) + ".py"
-            out[name] = render_python(file, index, strip_prefix=strip)
+            name = "/".join(module_path(file.name, glue_suffix(messages), strip)) + ".py"
+            out[name] = render_python(file, index, strip_prefix=strip, messages=messages)
     return out
 
 
