@@ -92,7 +92,10 @@ def lint(session: nox.Session) -> None:
     examples = sorted((ROOT / "examples-py").glob("*.py"))
     session.run("mypy", "--strict", *map(str, examples))
     session.run(
-        "mypy", "--strict", str(ROOT / "bench"), env={"MYPYPATH": str(ROOT / "examples-py")}
+        "mypy",
+        "--strict",
+        str(ROOT / "bench"),
+        env={"MYPYPATH": os.pathsep.join([str(ROOT / "examples-py"), str(ROOT / "tests")])},
     )
     session.run("python", str(SDK / "scripts" / "unasync.py"), "--check")
 

@@ -1,7 +1,8 @@
 """Build what the benchmark runs: our Go programs with ``go build``, go-plugin's examples with
 ``go install pkg@v1.8.0`` (unmodified, from the module proxy), and locate plugin-python.
 
-Outputs go to .build/bench/ at the repository root; Go's build cache keeps rebuilds cheap.
+The building itself is the test suite's (tests/gobuild.py), so tests and benchmarks run the
+very same binaries from .build/; Go's build cache keeps rebuilds cheap.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Built", "build"]
-
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / ".build" / "bench"
-GO_PLUGIN = "github.com/hashicorp/go-plugin"
-GO_PLUGIN_VERSION = "v1.8.0"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from gobuild import GO_PLUGIN, GO_PLUGIN_VERSION, go_plugin_example, go_program  # noqa: E402
+
+__all__ = ["Built", "build"]
 
 #: examples-go main packages and the binary name each is built as.
 GO_PROGRAMS = {
@@ -53,13 +55,8 @@ def _go(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
 
 
 def build() -> Built:
-    bin_dir = OUT / "bin"
-    flags = {"GOFLAGS": "-buildvcs=false"}
-    for name, package in GO_PROGRAMS.items():
-        _go("build", "-o", str(bin_dir / name), package, cwd=ROOT / "examples-go", env=flags)
-    gobin = OUT / "go-plugin-basic"
-    example = f"{GO_PLUGIN}/examples/basic/plugin@{GO_PLUGIN_VERSION}"
-    _go("install", example, cwd=ROOT, env={**flags, "GOBIN": str(gobin)})
+    built = {name: go_program(package) for name, package in GO_PROGRAMS.items()}
+    greeter = go_plugin_example("basic", "plugin")
     module = json.loads(
         _go("mod", "download", "-json", f"{GO_PLUGIN}@{GO_PLUGIN_VERSION}", cwd=ROOT)
     )
@@ -67,10 +64,10 @@ def build() -> Built:
     if not (plugin_python / "plugin.py").exists():
         raise SystemExit(f"bench: {plugin_python}/plugin.py not found")
     return Built(
-        benchhost=bin_dir / "benchhost",
-        go_kv=bin_dir / "kv-plugin",
-        go_streaming=bin_dir / "streaming-plugin",
-        greeter=gobin / "plugin",
+        benchhost=built["benchhost"],
+        go_kv=built["kv-plugin"],
+        go_streaming=built["streaming-plugin"],
+        greeter=greeter,
         plugin_python=plugin_python,
         go_version=_go("version", cwd=ROOT).strip(),
     )

@@ -119,16 +119,27 @@ class Context:
         (cwd / "kv_bench").write_bytes(BENCH_VALUE)  # KV plugins keep keys in their cwd
         return cwd
 
-    def go_host(self, name: str, contract: str, plugin: list[str], *, lazy: bool = False) -> Driver:
+    def go_host(
+        self, name: str, contract: str, plugin: list[str], *, lazy: bool = False, tls: bool = False
+    ) -> Driver:
         argv = [str(self.built.benchhost), "-contract", contract]
         argv += ["-lazy"] if lazy else []
+        argv += ["-automtls"] if tls else []
         return Driver(name, [*argv, "--", *plugin], cwd=self._cwd(name), env=self.env)
 
     def py_host(
-        self, name: str, flavour: str, contract: str, plugin: list[str], *, lazy: bool = False
+        self,
+        name: str,
+        flavour: str,
+        contract: str,
+        plugin: list[str],
+        *,
+        lazy: bool = False,
+        tls: bool = False,
     ) -> Driver:
         argv = [self.python, "-m", "bench.drivers.pyhost", flavour, contract]
         argv += ["--lazy"] if lazy else []
+        argv += ["--tls"] if tls else []
         return Driver(name, [*argv, "--", *plugin], cwd=self._cwd(name), env=self.env)
 
     @contextmanager

@@ -23,7 +23,7 @@ from ._context import Context, Settings
 from ._report import Row, render_table, render_targets, write_json
 from ._targets import TARGETS
 
-SECTIONS = ["unary", "netrpc", "throughput", "start", "concurrency", "scale", "floor"]
+SECTIONS = ["unary", "netrpc", "throughput", "start", "concurrency", "scale", "floor", "tls"]
 RESULTS = ROOT / "bench" / "results"
 
 

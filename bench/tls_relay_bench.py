@@ -36,6 +36,9 @@ from goplugin import _mtls, _tlsrelay
 from goplugin._handshake import Handshake, Protocol, parse_handshake
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from gobuild import go_program  # noqa: E402
+
 METHOD = "/bench.Echo/Echo"
 OPTIONS = [
     ("grpc.max_send_message_length", 2**31 - 1),
@@ -270,17 +273,6 @@ def _grpclib_row(go_bin: str, calls: int, rounds: int) -> Result | None:
     return result
 
 
-def _build_go() -> str:
-    out = ROOT / ".build" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["go", "build", "-o", str(out) + "/", "./testprogs/mtlsecho"],
-        cwd=ROOT / "examples-go",
-        check=True,
-    )
-    return str(out / "mtlsecho")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -292,7 +284,7 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
-    go_bin = _build_go()
+    go_bin = str(go_program("./testprogs/mtlsecho"))
     go_521, go_256 = _go(go_bin, "P-521"), _go(go_bin, "P-256")
     scenarios: list[tuple[Result, Target]] = [
         (Result("grpcio plaintext, unix (py↔py) [baseline]", "py"), _py("plain")),

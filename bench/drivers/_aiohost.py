@@ -17,8 +17,9 @@ Loaded = tuple[goplugin.aio.PluginClient, Any]
 
 
 class AioHost:
-    def __init__(self, contract: str, cmd: list[str]) -> None:
+    def __init__(self, contract: str, cmd: list[str], tls: bool = False) -> None:
         self.contract = contract
+        self._tls = tls
         self._spec = CONTRACTS[contract]
         self._cmd = cmd
         self._client: goplugin.aio.PluginClient | None = None
@@ -27,7 +28,10 @@ class AioHost:
     async def _load(self) -> Loaded:
         spec = self._spec
         client = goplugin.aio.PluginClient(
-            self._cmd, handshake=spec.handshake, plugins={spec.name: spec.plugin}
+            self._cmd,
+            handshake=spec.handshake,
+            plugins={spec.name: spec.plugin},
+            auto_mtls=self._tls,
         )
         try:
             await client.start()

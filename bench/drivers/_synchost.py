@@ -15,8 +15,9 @@ Reply = dict[str, Any]
 
 
 class SyncHost:
-    def __init__(self, contract: str, cmd: list[str]) -> None:
+    def __init__(self, contract: str, cmd: list[str], tls: bool = False) -> None:
         self.contract = contract
+        self._tls = tls
         self._spec = CONTRACTS[contract]
         self._cmd = cmd
         self._client: goplugin.PluginClient | None = None
@@ -25,7 +26,10 @@ class SyncHost:
     def _load(self) -> tuple[goplugin.PluginClient, Any]:
         spec = self._spec
         client = goplugin.PluginClient(
-            self._cmd, handshake=spec.handshake, plugins={spec.name: spec.plugin}
+            self._cmd,
+            handshake=spec.handshake,
+            plugins={spec.name: spec.plugin},
+            auto_mtls=self._tls,
         )
         try:
             client.start()

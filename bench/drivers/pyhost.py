@@ -19,7 +19,7 @@ from ._pingpong import pingpong
 from ._protocol import CommandError, emit, parse
 
 
-def _make_host(flavour: str, contract: str, cmd: list[str]) -> Any:
+def _make_host(flavour: str, contract: str, cmd: list[str], tls: bool) -> Any:
     if flavour == "raw":
         from ._rawhost import RawHost
 
@@ -27,10 +27,10 @@ def _make_host(flavour: str, contract: str, cmd: list[str]) -> Any:
     if flavour == "aio":
         from ._aiohost import AioHost
 
-        return AioHost(contract, cmd)
+        return AioHost(contract, cmd, tls)
     from ._synchost import SyncHost
 
-    return SyncHost(contract, cmd)
+    return SyncHost(contract, cmd, tls)
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -104,10 +104,13 @@ def main() -> int:
     parser.add_argument("flavour", choices=["sync", "aio", "raw"])
     parser.add_argument("contract", choices=["kv", "streaming", "greeter", "none"])
     parser.add_argument("--lazy", action="store_true")
+    parser.add_argument("--tls", action="store_true", help="AutoMTLS (PluginClient(auto_mtls=))")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args, cmd = parser.parse_args(argv[:split]), argv[split + 1 :]
-    host = None if args.contract == "none" else _make_host(args.flavour, args.contract, cmd)
+    host = (
+        None if args.contract == "none" else _make_host(args.flavour, args.contract, cmd, args.tls)
+    )
     if args.flavour == "aio":
         return asyncio.run(_serve_aio(host, args.lazy))
     return _serve_sync(host, args.lazy)

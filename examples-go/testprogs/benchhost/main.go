@@ -42,6 +42,7 @@ func main() {
 	}
 	contract := flag.String("contract", "kv", "kv, streaming, greeter or none")
 	lazy := flag.Bool("lazy", false, "do not load a plugin at start (launch/scale only)")
+	autoMTLS := flag.Bool("automtls", false, "go-plugin AutoMTLS")
 	flag.Parse()
 
 	// The runner stops us with SIGTERM when something failed: plugins must not outlive us.
@@ -53,7 +54,7 @@ func main() {
 		os.Exit(1)
 	}()
 
-	h := &host{contract: *contract, cmd: flag.Args()}
+	h := &host{contract: *contract, cmd: flag.Args(), autoMTLS: *autoMTLS}
 	if *contract != "none" && !*lazy {
 		if err := h.open(); err != nil {
 			fail(err)

@@ -24,6 +24,7 @@ var benchValue = []byte("0123456789abcdef")
 type host struct {
 	contract string
 	cmd      []string
+	autoMTLS bool
 	client   *plugin.Client
 	kv       kv.KV
 	streamer streaming.Streamer
@@ -57,6 +58,7 @@ func (h *host) newClient() *plugin.Client {
 		Plugins:          set,
 		Cmd:              exec.Command(h.cmd[0], h.cmd[1:]...),
 		AllowedProtocols: protocols,
+		AutoMTLS:         h.autoMTLS,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Error, Output: io.Discard}),
 	})
 }
