@@ -31,15 +31,19 @@ from gen_bp2 import proto as kv_bp2
 from gen_bp2.kv import kv_goplugin_bp2
 from gen_bp2.streaming import streaming_goplugin_bp2
 from gobuild import go_plugin_example, go_program
-from test_contracts import KV_EXPECTED, STREAMING_EXPECTED, _golden_hex
+from test_contracts import (
+    KV_EXPECTED,
+    KV_HANDSHAKE,
+    STREAMING_EXPECTED,
+    STREAMING_HANDSHAKE,
+    _golden_hex,
+)
 
 import goplugin
 import goplugin.aio
 
 pytestmark = pytest.mark.interop
 
-KV_HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
-STREAMING_HANDSHAKE = goplugin.HandshakeConfig(1, "STREAMING_PLUGIN", "events")
 PYTHON_ENV = {"PYTHONPATH": os.pathsep.join([str(EXAMPLES_PY), str(REPO / "sdk-python" / "src")])}
 GO_SUFFIX = b"\n\nWritten from plugin-go-grpc"  # go-plugin's plugin-go-grpc marks what it stores
 
