@@ -8,6 +8,7 @@ from typing import Any, overload
 
 import grpc
 import grpc.aio
+from goplugin._genruntime import is_aio_server, plugin_error, register_servicer
 
 from . import counter_pb2 as _counter_pb2
 
@@ -23,35 +24,6 @@ __all__ = [
     "CounterPlugin",
     "CounterServicer",
 ]
-
-
-def _is_aio(server: object) -> bool:
-    return isinstance(server, grpc.aio.Server)
-
-
-def _error(message: str) -> Exception:
-    from goplugin.errors import PluginError
-
-    return PluginError(message)
-
-
-def _register(
-    server: grpc.Server | grpc.aio.Server,
-    service: str,
-    impl: object,
-    base: type[object],
-    table: tuple[tuple[str, str, Any, Any, Any], ...],
-) -> None:
-    """Register the methods ``impl`` overrides; the rest stay unregistered (UNIMPLEMENTED)."""
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    for attr, method, make_handler, deserialize, serialize in table:
-        fn = getattr(impl, attr, None)
-        if fn is None or getattr(type(impl), attr, None) is getattr(base, attr):
-            continue
-        handlers[method] = make_handler(
-            fn, request_deserializer=deserialize, response_serializer=serialize
-        )
-    server.add_registered_method_handlers(service, handlers)
 
 
 class CounterClient:
@@ -215,14 +187,14 @@ class CounterPlugin:
     def grpc_server(self, broker: Any, server: grpc.Server | grpc.aio.Server) -> None:
         impl = self.impl
         if impl is None:
-            raise _error("CounterPlugin(impl=...) is needed to serve proto.Counter")
+            raise plugin_error("CounterPlugin(impl=...) is needed to serve proto.Counter")
         impl.broker = broker
         if isinstance(impl, AsyncCounterServicer):
-            if not _is_aio(server):
-                raise _error("AsyncCounterServicer needs goplugin.aio.serve()")
-            _register(server, "proto.Counter", impl, AsyncCounterServicer, _COUNTER_METHODS)
+            if not is_aio_server(server):
+                raise plugin_error("AsyncCounterServicer needs goplugin.aio.serve()")
+            register_servicer(server, "proto.Counter", impl, AsyncCounterServicer, _COUNTER_METHODS)
         else:
-            _register(server, "proto.Counter", impl, CounterServicer, _COUNTER_METHODS)
+            register_servicer(server, "proto.Counter", impl, CounterServicer, _COUNTER_METHODS)
 
     @overload
     def grpc_client(self, broker: Any, channel: grpc.aio.Channel) -> AsyncCounterClient: ...
@@ -362,14 +334,14 @@ class AddHelperPlugin:
     def grpc_server(self, broker: Any, server: grpc.Server | grpc.aio.Server) -> None:
         impl = self.impl
         if impl is None:
-            raise _error("AddHelperPlugin(impl=...) is needed to serve proto.AddHelper")
+            raise plugin_error("AddHelperPlugin(impl=...) is needed to serve proto.AddHelper")
         impl.broker = broker
         if isinstance(impl, AsyncAddHelperServicer):
-            if not _is_aio(server):
-                raise _error("AsyncAddHelperServicer needs goplugin.aio.serve()")
-            _register(server, "proto.AddHelper", impl, AsyncAddHelperServicer, _ADD_HELPER_METHODS)
+            if not is_aio_server(server):
+                raise plugin_error("AsyncAddHelperServicer needs goplugin.aio.serve()")
+            register_servicer(server, "proto.AddHelper", impl, AsyncAddHelperServicer, _ADD_HELPER_METHODS)
         else:
-            _register(server, "proto.AddHelper", impl, AddHelperServicer, _ADD_HELPER_METHODS)
+            register_servicer(server, "proto.AddHelper", impl, AddHelperServicer, _ADD_HELPER_METHODS)
 
     @overload
     def grpc_client(self, broker: Any, channel: grpc.aio.Channel) -> AsyncAddHelperClient: ...

@@ -8,6 +8,7 @@ from typing import Any, overload
 
 import grpc
 import grpc.aio
+from goplugin._genruntime import is_aio_server, plugin_error, register_servicer
 
 from . import kv_pb2 as _kv_pb2
 
@@ -18,35 +19,6 @@ __all__ = [
     "KVPlugin",
     "KVServicer",
 ]
-
-
-def _is_aio(server: object) -> bool:
-    return isinstance(server, grpc.aio.Server)
-
-
-def _error(message: str) -> Exception:
-    from goplugin.errors import PluginError
-
-    return PluginError(message)
-
-
-def _register(
-    server: grpc.Server | grpc.aio.Server,
-    service: str,
-    impl: object,
-    base: type[object],
-    table: tuple[tuple[str, str, Any, Any, Any], ...],
-) -> None:
-    """Register the methods ``impl`` overrides; the rest stay unregistered (UNIMPLEMENTED)."""
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    for attr, method, make_handler, deserialize, serialize in table:
-        fn = getattr(impl, attr, None)
-        if fn is None or getattr(type(impl), attr, None) is getattr(base, attr):
-            continue
-        handlers[method] = make_handler(
-            fn, request_deserializer=deserialize, response_serializer=serialize
-        )
-    server.add_registered_method_handlers(service, handlers)
 
 
 class KVClient:
@@ -210,14 +182,14 @@ class KVPlugin:
     def grpc_server(self, broker: Any, server: grpc.Server | grpc.aio.Server) -> None:
         impl = self.impl
         if impl is None:
-            raise _error("KVPlugin(impl=...) is needed to serve proto.KV")
+            raise plugin_error("KVPlugin(impl=...) is needed to serve proto.KV")
         impl.broker = broker
         if isinstance(impl, AsyncKVServicer):
-            if not _is_aio(server):
-                raise _error("AsyncKVServicer needs goplugin.aio.serve()")
-            _register(server, "proto.KV", impl, AsyncKVServicer, _KV_METHODS)
+            if not is_aio_server(server):
+                raise plugin_error("AsyncKVServicer needs goplugin.aio.serve()")
+            register_servicer(server, "proto.KV", impl, AsyncKVServicer, _KV_METHODS)
         else:
-            _register(server, "proto.KV", impl, KVServicer, _KV_METHODS)
+            register_servicer(server, "proto.KV", impl, KVServicer, _KV_METHODS)
 
     @overload
     def grpc_client(self, broker: Any, channel: grpc.aio.Channel) -> AsyncKVClient: ...

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import grpc
 import grpc.aio
+from goplugin._genruntime import is_aio_server, plugin_error, register_servicer
 
 from .. import streaming as _streaming
 from ..google import protobuf as _google_protobuf
@@ -23,35 +24,6 @@ __all__ = [
     "StreamerPlugin",
     "StreamerServicer",
 ]
-
-
-def _is_aio(server: object) -> bool:
-    return isinstance(server, grpc.aio.Server)
-
-
-def _error(message: str) -> Exception:
-    from goplugin.errors import PluginError
-
-    return PluginError(message)
-
-
-def _register(
-    server: grpc.Server | grpc.aio.Server,
-    service: str,
-    impl: object,
-    base: type[object],
-    table: tuple[tuple[str, str, Any, Any, Any], ...],
-) -> None:
-    """Register the methods ``impl`` overrides; the rest stay unregistered (UNIMPLEMENTED)."""
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    for attr, method, make_handler, deserialize, serialize in table:
-        fn = getattr(impl, attr, None)
-        if fn is None or getattr(type(impl), attr, None) is getattr(base, attr):
-            continue
-        handlers[method] = make_handler(
-            fn, request_deserializer=deserialize, response_serializer=serialize
-        )
-    server.add_registered_method_handlers(service, handlers)
 
 
 class StreamerClient:
@@ -395,14 +367,14 @@ class StreamerPlugin:
     def grpc_server(self, broker: Any, server: grpc.Server | grpc.aio.Server) -> None:
         impl = self.impl
         if impl is None:
-            raise _error("StreamerPlugin(impl=...) is needed to serve streaming.Streamer")
+            raise plugin_error("StreamerPlugin(impl=...) is needed to serve streaming.Streamer")
         impl.broker = broker
         if isinstance(impl, AsyncStreamerServicer):
-            if not _is_aio(server):
-                raise _error("AsyncStreamerServicer needs goplugin.aio.serve()")
-            _register(server, "streaming.Streamer", impl, AsyncStreamerServicer, _STREAMER_METHODS)
+            if not is_aio_server(server):
+                raise plugin_error("AsyncStreamerServicer needs goplugin.aio.serve()")
+            register_servicer(server, "streaming.Streamer", impl, AsyncStreamerServicer, _STREAMER_METHODS)
         else:
-            _register(server, "streaming.Streamer", impl, StreamerServicer, _STREAMER_METHODS)
+            register_servicer(server, "streaming.Streamer", impl, StreamerServicer, _STREAMER_METHODS)
 
     @overload
     def grpc_client(self, broker: Any, channel: grpc.aio.Channel) -> AsyncStreamerClient: ...

@@ -51,37 +51,6 @@ _ASYNC_CLIENT_DOC = """\
     (seconds) and ``metadata=``; ``async for`` over a streaming response. Cancelling the task
     that awaits a call cancels the RPC on the plugin's side too."""
 
-_HELPERS = '''
-
-def _is_aio(server: object) -> bool:
-    return isinstance(server, grpc.aio.Server)
-
-
-def _error(message: str) -> Exception:
-    from goplugin.errors import PluginError
-
-    return PluginError(message)
-
-
-def _register(
-    server: grpc.Server | grpc.aio.Server,
-    service: str,
-    impl: object,
-    base: type[object],
-    table: tuple[tuple[str, str, Any, Any, Any], ...],
-) -> None:
-    """Register the methods ``impl`` overrides; the rest stay unregistered (UNIMPLEMENTED)."""
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    for attr, method, make_handler, deserialize, serialize in table:
-        fn = getattr(impl, attr, None)
-        if fn is None or getattr(type(impl), attr, None) is getattr(base, attr):
-            continue
-        handlers[method] = make_handler(
-            fn, request_deserializer=deserialize, response_serializer=serialize
-        )
-    server.add_registered_method_handlers(service, handlers)
-'''
-
 
 def _docstring(text: str, indent: str) -> list[str]:
     if not text:
@@ -200,6 +169,8 @@ def _servicer(service: Service, names: _Names, *, aio: bool) -> list[str]:
 
 def _plugin(service: Service, names: _Names) -> list[str]:
     s = service.name
+    full = f'"{service.full_name}"'
+    missing = f'"{s}Plugin(impl=...) is needed to serve {service.full_name}"'
     table = f"_{snake_case(s).upper()}_METHODS"
     out = [
         f"{table}: tuple[tuple[str, str, Any, Any, Any], ...] = (",
@@ -236,14 +207,14 @@ def _plugin(service: Service, names: _Names) -> list[str]:
         "    def grpc_server(self, broker: Any, server: grpc.Server | grpc.aio.Server) -> None:",
         "        impl = self.impl",
         "        if impl is None:",
-        f'            raise _error("{s}Plugin(impl=...) is needed to serve {service.full_name}")',
+        f"            raise plugin_error({missing})",
         "        impl.broker = broker",
         f"        if isinstance(impl, Async{s}Servicer):",
-        "            if not _is_aio(server):",
-        f'                raise _error("Async{s}Servicer needs goplugin.aio.serve()")',
-        f'            _register(server, "{service.full_name}", impl, Async{s}Servicer, {table})',
+        "            if not is_aio_server(server):",
+        f'                raise plugin_error("Async{s}Servicer needs goplugin.aio.serve()")',
+        f"            register_servicer(server, {full}, impl, Async{s}Servicer, {table})",
         "        else:",
-        f'            _register(server, "{service.full_name}", impl, {s}Servicer, {table})',
+        f"            register_servicer(server, {full}, impl, {s}Servicer, {table})",
         "",
         "    @overload",
         f"    def grpc_client(self, broker: Any, channel: grpc.aio.Channel) -> Async{s}Client: ...",
@@ -313,10 +284,11 @@ def render_python(
         "",
         "import grpc",
         "import grpc.aio",
+        "from goplugin._genruntime import is_aio_server, plugin_error, register_servicer",
         "",
         *sorted(names.imports, key=lambda line: (line.startswith("from ."), line)),
     ]
     if uses_streams:
         head += ["", "if TYPE_CHECKING:", "    from collections.abc import AsyncIterator, Iterator"]
     head += ["", "__all__ = [", *[f'    "{e}",' for e in sorted(exports)], "]"]
-    return "\n".join(head) + "\n" + _HELPERS + "\n".join(body) + "\n"
+    return "\n".join(head) + "\n" + "\n".join(body) + "\n"
