@@ -78,13 +78,10 @@ class BrokerState:
             if self._waiting.get(service_id) is fut:
                 del self._waiting[service_id]
 
-    def on_knock(self, service_id: int, handler: Callable[[ConnInfo], None] | None) -> None:
-        """Call ``handler`` for knocks on ``service_id`` (multiplexed accept), or stop."""
+    def on_knock(self, service_id: int, handler: Callable[[ConnInfo], None]) -> None:
+        """Call ``handler`` for knocks on ``service_id`` (multiplexed accept)."""
         with self._lock:
-            if handler is None:
-                self._knock_handlers.pop(service_id, None)
-            else:
-                self._knock_handlers[service_id] = handler
+            self._knock_handlers[service_id] = handler
 
     def successor(self) -> BrokerState:
         """The state for the next stream (a new host attached): accepts carry over."""

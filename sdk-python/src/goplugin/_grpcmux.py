@@ -85,10 +85,6 @@ class GRPCMuxer:
         with self._lock:
             self._backends[service_id] = address
 
-    def forget(self, service_id: int) -> None:
-        with self._lock:
-            self._backends.pop(service_id, None)
-
     def accept_knock(self, service_id: int) -> str:
         """The peer will open a stream for ``service_id`` next; "" or why that cannot be."""
         with self._lock:
