@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from gobuild import go_program
+from threaded import joined, run
 
 from goplugin.errors import ConnectionClosedError
 from goplugin.netrpc._session import Session, Stream
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.interop
 
@@ -94,26 +95,6 @@ def read_all(stream: Stream) -> bytes:
     return bytes(out)
 
 
-def run(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    box: list[object] = []
-
-    def wrapper() -> None:
-        try:
-            box.append(target())
-        except BaseException as exc:  # handed to the test
-            box.append(exc)
-
-    thread = threading.Thread(target=wrapper, daemon=True)
-    thread.start()
-    return thread, box
-
-
-def joined(thread: threading.Thread, box: list[object]) -> object:
-    thread.join(SAFETY)
-    assert not thread.is_alive(), "thread did not finish"
-    return box[0]
-
-
 @pytest.fixture(params=[True, False], ids=["python-client", "python-server"])
 def go(request: pytest.FixtureRequest, yamuxpeer: Path, tmp_path: Path) -> Iterator[GoPeer]:
     python_is_client: bool = request.param
@@ -166,7 +147,7 @@ def test_echo_larger_than_the_window(go: GoPeer) -> None:
 
     writer, box = run(send)
     assert read_all(stream) == payload
-    assert joined(writer, box) is None
+    assert joined(writer, box, SAFETY) is None
 
 
 def test_python_to_go_bulk(go: GoPeer) -> None:
@@ -185,7 +166,7 @@ def test_go_to_python_bulk(go: GoPeer) -> None:
     data = read_all(stream)
     stream.close()
     assert len(data) == 3_000_000
-    assert joined(command, box) == hashlib.sha256(data).hexdigest()
+    assert joined(command, box, SAFETY) == hashlib.sha256(data).hexdigest()
 
 
 def assert_streams_released(go: GoPeer) -> None:
@@ -277,8 +258,8 @@ def test_go_closing_the_session_wakes_us(go: GoPeer) -> None:
     closer = go.session.open_stream()
     closer.write(b"close\n")
     assert read_line(closer) == "ok"
-    assert isinstance(joined(reader, box), ConnectionClosedError)
-    assert isinstance(joined(acceptor, accept_box), ConnectionClosedError)
+    assert isinstance(joined(reader, box, SAFETY), ConnectionClosedError)
+    assert isinstance(joined(acceptor, accept_box, SAFETY), ConnectionClosedError)
     with pytest.raises(ConnectionClosedError):
         closer.read()
     assert go.session.closed

@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
+from threaded import joined, run
 
 from goplugin.errors import ConnectionClosedError, ProtocolError
 from goplugin.netrpc._session import Session, Stream
@@ -65,27 +66,6 @@ class RawPeer:
                 seen.append(event)
                 if predicate(event):
                     return seen
-
-
-def run(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    """Run target in a thread; the list receives its result or exception."""
-    box: list[object] = []
-
-    def wrapper() -> None:
-        try:
-            box.append(target())
-        except BaseException as exc:  # handed to the test
-            box.append(exc)
-
-    thread = threading.Thread(target=wrapper, daemon=True)
-    thread.start()
-    return thread, box
-
-
-def joined(thread: threading.Thread, box: list[object]) -> object:
-    thread.join(SAFETY)
-    assert not thread.is_alive(), "thread did not finish"
-    return box[0]
 
 
 def finished(*sessions: Session) -> bool:
@@ -159,7 +139,7 @@ def test_echo_larger_than_the_window_both_ways(pair: tuple[Session, Session]) ->
 
     writer, box = run(send)
     assert read_all(stream) == payload
-    assert joined(writer, box) is None
+    assert joined(writer, box, SAFETY) is None
 
 
 def test_many_streams_beyond_the_backlog(pair: tuple[Session, Session]) -> None:
@@ -190,7 +170,7 @@ def test_read_exact_and_small_reads(pair: tuple[Session, Session]) -> None:
     assert peer.read(1) == bytes([50])
     assert len(peer.read_exact(149 + INITIAL_STREAM_WINDOW)) == 149 + INITIAL_STREAM_WINDOW
     assert peer.read() == b""
-    assert joined(writer, box) is None
+    assert joined(writer, box, SAFETY) is None
     assert peer.read_exact(0) == b""
     with pytest.raises(ConnectionClosedError, match="ended after 0 of 1"):
         peer.read_exact(1)
@@ -228,7 +208,7 @@ def test_sender_respects_the_peers_window(raw: tuple[Session, RawPeer]) -> None:
                 got += len(event.data)
                 peer.core.consumed(stream.id, len(event.data))
         peer.flush()
-    assert joined(writer, box) is None
+    assert joined(writer, box, SAFETY) is None
 
 
 def test_open_blocks_while_the_backlog_is_unacknowledged() -> None:
@@ -242,7 +222,7 @@ def test_open_blocks_while_the_backlog_is_unacknowledged() -> None:
         peer.until(lambda e: isinstance(e, StreamOpened) and e.stream_id == 3)
         peer.core.accept_stream(first.id)
         peer.flush()
-        third = joined(opener, box)
+        third = joined(opener, box, SAFETY)
         assert isinstance(third, Stream) and third.id == 5
     b.close()
 
@@ -263,7 +243,7 @@ def test_close_wakes_every_blocked_call_and_joins_threads() -> None:
     peer.until(lambda e: isinstance(e, DataReceived))  # the writer got as far as it can
     session.close()
     for thread, box in blocked:
-        assert isinstance(joined(thread, box), ConnectionClosedError)
+        assert isinstance(joined(thread, box, SAFETY), ConnectionClosedError)
     assert session.closed and finished(session)
     with pytest.raises(ConnectionClosedError):
         session.open_stream()
@@ -276,7 +256,7 @@ def test_peer_eof_ends_the_session_and_the_threads() -> None:
     session = Session(a, client=False)
     reader, box = run(session.accept_stream)
     b.close()
-    error = joined(reader, box)
+    error = joined(reader, box, SAFETY)
     assert isinstance(error, ConnectionClosedError) and "closed by the peer" in str(error)
     for thread in (session._reader, session._keeper):  # they end without close()
         thread.join(SAFETY)
@@ -292,8 +272,8 @@ def test_reset_wakes_readers_on_both_sides(pair: tuple[Session, Session]) -> Non
     remote, remote_box = run(peer.read)
     local, local_box = run(stream.read)
     stream.reset()
-    assert "was reset" in str(joined(local, local_box))
-    assert "was reset" in str(joined(remote, remote_box))
+    assert "was reset" in str(joined(local, local_box, SAFETY))
+    assert "was reset" in str(joined(remote, remote_box, SAFETY))
     with pytest.raises(ConnectionClosedError, match="reset"):
         peer.write(b"y")
 
@@ -303,7 +283,7 @@ def test_protocol_error_from_the_peer() -> None:
     session = Session(a, client=True)
     reader, box = run(session.accept_stream)
     b.sendall(b"\x07" + bytes(11))  # version 7
-    error = joined(reader, box)
+    error = joined(reader, box, SAFETY)
     assert isinstance(error, ConnectionClosedError)
     assert isinstance(error.__cause__, ProtocolError) and "version" in str(error.__cause__)
     b.settimeout(SAFETY)
@@ -383,7 +363,7 @@ def test_keepalive_timeout_closes_the_session() -> None:
     a, b = socket.socketpair()
     with Session(a, client=True, keepalive_interval=0.001, keepalive_timeout=0.01) as session:
         blocked, box = run(session.accept_stream)  # the peer never answers
-        error = joined(blocked, box)
+        error = joined(blocked, box, SAFETY)
         assert isinstance(error, ConnectionClosedError) and "keepalive timeout" in str(error)
     b.close()
 
