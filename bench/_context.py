@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ._build import ROOT, Built
-from ._driver import Driver
+from ._driver import Driver, DriverError
 
 __all__ = ["Context", "Settings", "interleave"]
 
@@ -31,6 +31,8 @@ class Settings:
     bidi_messages: int = 100_000
     start_rounds: int = 10
     conc_rounds: int = 3
+    conc8_rounds: int = 20
+    conc8_calls: int = 800
     conc_calls: tuple[tuple[int, int], ...] = ((1, 1000), (16, 4000), (256, 8000))
     scale_rounds: int = 2
     scale_plugins: int = 100
@@ -46,8 +48,10 @@ class Settings:
             echo_calls=4,
             bidi_rounds=1,
             bidi_messages=5_000,
-            start_rounds=3,
+            start_rounds=2,
             conc_rounds=1,
+            conc8_rounds=6,
+            conc8_calls=200,
             conc_calls=((1, 200), (16, 800), (256, 1536)),
             scale_rounds=1,
             scale_plugins=100,
@@ -94,18 +98,30 @@ class Context:
         path = Path(script)
         return [self.python, str(path if path.is_absolute() else ROOT / path)]
 
+    def _engine(self, engine: str, script: str) -> list[str]:
+        return [*self.py_plugin("bench/plugins/with_engine.py"), engine, str(ROOT / script)]
+
     @property
     def plugins(self) -> dict[str, list[str]]:
         b = self.built
         return {
             "go-kv": [str(b.go_kv)],
-            "py-kv": self.py_plugin("bench/plugins/kv_plugin.py"),
-            "py-kv-tcp": [*self.py_plugin("bench/plugins/kv_plugin.py"), "--tcp"],
-            "py-kv-aio": self.py_plugin("bench/plugins/kv_plugin_aio.py"),
+            # Python plugins name their serving engine: the defaults may change, rows do not.
+            "py-kv": [*self.py_plugin("bench/plugins/kv_plugin.py"), "--engine=grpcio"],
+            "py-kv-tcp": [
+                *self.py_plugin("bench/plugins/kv_plugin.py"),
+                "--tcp",
+                "--engine=grpcio",
+            ],
+            "py-kv-aio": [*self.py_plugin("bench/plugins/kv_plugin_aio.py"), "--engine=grpcio"],
+            "py-kv-pure": [*self.py_plugin("bench/plugins/kv_plugin.py"), "--engine=pure"],
+            "py-kv-aio-pure": [*self.py_plugin("bench/plugins/kv_plugin_aio.py"), "--engine=pure"],
             "plugin-python": self.py_plugin(b.plugin_python / "plugin.py"),
             "go-streaming": [str(b.go_streaming)],
-            "py-streaming": self.py_plugin("examples-py/streaming_plugin.py"),
-            "py-streaming-aio": self.py_plugin("examples-py/streaming_plugin_aio.py"),
+            "py-streaming": self._engine("grpcio", "examples-py/streaming_plugin.py"),
+            "py-streaming-aio": self._engine("grpcio", "examples-py/streaming_plugin_aio.py"),
+            "py-streaming-pure": self._engine("pure", "examples-py/streaming_plugin.py"),
+            "py-streaming-aio-pure": self._engine("pure", "examples-py/streaming_plugin_aio.py"),
             "greeter": [str(b.greeter)],
             "py-greeter": self.py_plugin("examples-py/greeter_plugin.py"),
         }
@@ -143,18 +159,38 @@ class Context:
         return Driver(name, [*argv, "--", *plugin], cwd=self._cwd(name), env=self.env)
 
     @contextmanager
-    def started(self, drivers: dict[str, Callable[[], Driver]]) -> Iterator[dict[str, Driver]]:
-        """Start every driver, wait until all are ready, and close them all at the end."""
+    def started(
+        self, drivers: dict[str, Callable[[], Driver]], *, failed: dict[str, str] | None = None
+    ) -> Iterator[dict[str, Driver]]:
+        """Start every driver, wait until all are ready, and close them all at the end.
+
+        With ``failed``, a driver that cannot start is left out and its reason (the error's
+        first line) recorded there, so its row says why instead of stopping the run.
+        """
         live: dict[str, Driver] = {}
         try:
             for key, make in drivers.items():
                 live[key] = make()
-            for driver in live.values():
-                driver.ready()
+            for key, driver in list(live.items()):
+                try:
+                    driver.ready()
+                except DriverError as exc:
+                    if failed is None:
+                        raise
+                    failed[key] = _first_line(exc)
+                    live.pop(key).close()
             yield live
         finally:
             for driver in live.values():
                 driver.close()
+
+
+def _first_line(exc: DriverError) -> str:
+    """The error itself, without the driver's log tail: ``name: 'start': reason``."""
+    lines = str(exc).splitlines()
+    reason = lines[0].split(": ", 2)[-1] if lines else "failed"
+    details = [line.strip() for line in lines[1:] if "Error" in line or "error" in line]
+    return f"{reason}: {details[-1]}"[:160] if details else reason[:160]
 
 
 def interleave(

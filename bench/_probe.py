@@ -16,8 +16,11 @@ import sys
 
 def main(script: str) -> None:
     runpy.run_path(script, run_name="__bench_probe__")
+    # What serving imports lazily, for the stacks the script uses (a peer's plugin must not
+    # load goplugin: both register go-plugin's internal protos in protobuf's default pool).
     for name in ("goplugin._sync.server", "goplugin._async.server", "grpc._server"):
-        importlib.import_module(name)
+        if name.partition(".")[0] in sys.modules:
+            importlib.import_module(name)
     files: set[str] = {script}
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)

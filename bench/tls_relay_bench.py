@@ -222,10 +222,10 @@ def _grpclib_row(go_bin: str, calls: int, rounds: int) -> Result | None:
     try:
         import asyncio
 
-        from grpclib.client import Channel  # type: ignore[import-not-found]
-        from grpclib.config import Configuration  # type: ignore[import-not-found]
-        from grpclib.const import Cardinality  # type: ignore[import-not-found]
-        from grpclib.encoding.base import CodecBase  # type: ignore[import-not-found]
+        from grpclib.client import Channel
+        from grpclib.config import Configuration
+        from grpclib.const import Cardinality
+        from grpclib.encoding.base import CodecBase
     except ImportError:
         return None
 

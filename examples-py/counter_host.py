@@ -41,11 +41,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("plugin")
     parser.add_argument("commands", nargs="+")
     args = parser.parse_args(argv)
-    plugins = {"counter": counter_goplugin.CounterPlugin()}
+    counter_plugin = counter_goplugin.CounterPlugin()
+    plugins = {"counter": counter_plugin}
     with goplugin.PluginClient(
         args.plugin, handshake=HANDSHAKE, plugins=plugins, multiplex=args.mux, auto_mtls=args.tls
     ) as client:
-        counter: counter_goplugin.CounterClient = client.dispense("counter")
+        counter = client.dispense(counter_plugin)  # a CounterClient, its broker typed too
         words = args.commands
         while words:
             if words[0] == "put" and len(words) >= 3:

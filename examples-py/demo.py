@@ -38,8 +38,8 @@ def python_host_go_plugin(go_examples: Path, workdir: Path) -> None:
     plugin = go_examples / "grpc" / "plugin-go-grpc"
     plugins = {"kv": kv_goplugin.KVPlugin()}
     with goplugin.PluginClient([plugin], handshake=HANDSHAKE, plugins=plugins, cwd=workdir) as c:
-        assert c.handshake is not None
-        print(f"handshake: {c.handshake.format()}")
+        assert c.handshake_line is not None
+        print(f"handshake: {c.handshake_line.format()}")
         print(f"pid {c.pid}, protocol {c.protocol}, version {c.negotiated_version}")
         kv: kv_goplugin.KVClient = c.dispense("kv")
         kv.put(kv_pb2.PutRequest(key="hello", value=b"world"), timeout=5)

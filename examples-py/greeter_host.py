@@ -33,14 +33,15 @@ class Greeter:
         return reply
 
 
-PLUGINS = {"greeter": netrpc.Plugin(client=Greeter)}
+GREETER = netrpc.Plugin(client=Greeter)
+PLUGINS = {"greeter": GREETER}
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO)  # the plugin's hclog lines, at their own levels
     command = argv[0] if argv else "./plugin/greeter"
     with goplugin.PluginClient(command, handshake=HANDSHAKE, plugins=PLUGINS) as client:
-        greeter: Greeter = client.dispense("greeter")
+        greeter = client.dispense(GREETER)  # a Greeter, to mypy too
         print(greeter.greet(timeout=10))
     return 0
 

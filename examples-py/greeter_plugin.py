@@ -10,22 +10,18 @@ it) ``plugin/greeter`` next to the host, and the unmodified Go host prints our g
 
 from __future__ import annotations
 
-import logging
-
 import goplugin
 from goplugin import netrpc
 from goplugin.netrpc import gob
 
 HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
-log = logging.getLogger("greeter")  # goplugin.serve() sends this to the host as hclog lines
 
 
 class GreeterHello:
     """The implementation; go-plugin's GreeterRPCServer is the decorator's job."""
 
-    @netrpc.method("Greet", args=gob.INTERFACE, reply=gob.STRING)
+    @netrpc.method("Greet", args_type=gob.INTERFACE, reply_type=gob.STRING)
     def greet(self, args: None) -> str:
-        log.debug("message from GreeterHello.Greet")
         return "Hello from Python!"
 
 

@@ -22,9 +22,9 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] not in ("put", "get"):
         print(__doc__, file=sys.stderr)
         return 2
-    plugins = {"kv": kv_goplugin_bp2.KVPlugin()}
-    with goplugin.PluginClient(argv[0], handshake=HANDSHAKE, plugins=plugins) as client:
-        store: kv_goplugin_bp2.KVClient = client.dispense("kv")
+    kv_plugin = kv_goplugin_bp2.KVPlugin()
+    with goplugin.PluginClient(argv[0], handshake=HANDSHAKE, plugins={"kv": kv_plugin}) as client:
+        store = client.dispense(kv_plugin)  # a kv_goplugin_bp2.KVClient
         if argv[1] == "put":
             store.put(kv.PutRequest(key=argv[2], value=argv[3].encode()), timeout=10)
         else:

@@ -13,8 +13,6 @@ tens of microseconds more than with the default classes (README: "Message flavou
 
 from __future__ import annotations
 
-import logging
-
 import grpc
 from gen_bp2 import proto as kv
 from gen_bp2.kv import kv_goplugin_bp2
@@ -22,12 +20,10 @@ from gen_bp2.kv import kv_goplugin_bp2
 import goplugin
 
 HANDSHAKE = goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello")
-log = logging.getLogger("kv")
 
 
 class Store(kv_goplugin_bp2.KVServicer):
     def put(self, request: kv.PutRequest, context: grpc.ServicerContext) -> kv.Empty:
-        log.info("storing a value", extra={"key": request.key, "bytes": len(request.value)})
         with open("kv_" + request.key, "wb") as f:
             f.write(request.value)
         return kv.Empty()

@@ -24,9 +24,11 @@ async def events(n: int) -> AsyncIterator[streaming_pb2.Event]:
 
 
 async def main(command: str) -> None:
-    plugins = {"streamer": streaming_goplugin.StreamerPlugin()}
+    streamer_plugin = streaming_goplugin.StreamerPlugin()
+    plugins = {"streamer": streamer_plugin}
     async with goplugin.aio.PluginClient(command, handshake=HANDSHAKE, plugins=plugins) as client:
-        streamer: streaming_goplugin.AsyncStreamerClient = await client.dispense("streamer")
+        # The asyncio host dispenses the asyncio client: an AsyncStreamerClient, to mypy too.
+        streamer = await client.dispense(streamer_plugin)
 
         event = streaming_pb2.Event(seq=1, severity=types_pb2.SEVERITY_INFO, labels={"from": "py"})
         event.metric.name, event.metric.value = "latency", 0.25

@@ -27,6 +27,7 @@ GO_PLUGIN_EXAMPLES = {
     "bidirectional": ["examples/bidirectional", "examples/bidirectional/plugin-go-grpc"],
     "basic": ["examples/basic", "examples/basic/plugin"],
     "streaming": ["examples/streaming", "examples/streaming/plugin"],
+    "negotiated": ["examples/negotiated", "examples/negotiated/plugin-go"],
 }
 
 _built: dict[str, Path] = {}
@@ -72,3 +73,18 @@ def go_program(package: str) -> Path:
         _locked_build(package, [_go(), "build", "-o", str(out), package], cwd=EXAMPLES_GO, env=env)
         _built[package] = out
     return _built[package]
+
+
+def go_install(module: str, version: str) -> Path:
+    """A Go program installed unmodified from its module at a tag (``go install mod@version``),
+    e.g. hashicorp's terraform-provider-time. Built once into ``.build/go-install/`` and kept
+    there across runs (a first build may take minutes); Go's module cache is the usual one."""
+    key = f"{module}@{version}"
+    if key not in _built:
+        gobin = BUILD / "go-install" / key.replace("/", "_")
+        binary = gobin / module.rsplit("/", 1)[-1]
+        if not binary.exists():
+            env = {**os.environ, "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"}
+            _locked_build(key, [_go(), "install", key], cwd=REPO, env=env)
+        _built[key] = binary
+    return _built[key]

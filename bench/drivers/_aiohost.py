@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from gen.streaming import streaming_pb2
+
 import goplugin.aio
 
 from ._contracts import CONTRACTS, GET, PUT, blob_event, greet
@@ -97,6 +99,16 @@ class AioHost:
         elapsed = timer() - start
         if count != n:
             raise RuntimeError(f"exchange echoed {count} of {n}")
+        return {"elapsed_ns": elapsed, "count": count}
+
+    async def gen(self, n: int, size: int) -> Reply:
+        start = timer()
+        count = 0
+        async for _ in self._impl.generate(streaming_pb2.GenerateRequest(count=n, blob_size=size)):
+            count += 1
+        elapsed = timer() - start
+        if count != n:
+            raise RuntimeError(f"generate sent {count} of {n}")
         return {"elapsed_ns": elapsed, "count": count}
 
     async def conc(self, c: int, n: int) -> Reply:

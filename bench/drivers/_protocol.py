@@ -19,6 +19,7 @@ ARITY = {
     "unary": 1,
     "echo": 2,
     "bidi": 2,
+    "gen": 2,
     "conc": 2,
     "launch": 0,
     "scale": 1,

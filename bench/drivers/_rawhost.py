@@ -84,6 +84,12 @@ class _Plugin:
                 response_deserializer=event.FromString,
                 _registered_method=True,
             )
+            self.generate = make.unary_stream(
+                "/streaming.Streamer/Generate",
+                request_serializer=streaming_pb2.GenerateRequest.SerializeToString,
+                response_deserializer=event.FromString,
+                _registered_method=True,
+            )
 
     def first_call(self) -> None:
         if hasattr(self, "get"):
@@ -151,6 +157,15 @@ class RawHost:
         elapsed = timer() - start
         if count != n:
             raise RuntimeError(f"exchange echoed {count} of {n}")
+        return {"elapsed_ns": elapsed, "count": count}
+
+    def gen(self, n: int, size: int) -> Reply:
+        start = timer()
+        request = streaming_pb2.GenerateRequest(count=n, blob_size=size)
+        count = sum(1 for _ in self._live().generate(request))
+        elapsed = timer() - start
+        if count != n:
+            raise RuntimeError(f"generate sent {count} of {n}")
         return {"elapsed_ns": elapsed, "count": count}
 
     def conc(self, c: int, n: int) -> Reply:

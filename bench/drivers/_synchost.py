@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gen.streaming import streaming_pb2
+
 import goplugin
 
 from ._contracts import CONTRACTS, GET, PUT, blob_event, greet
@@ -88,6 +90,15 @@ class SyncHost:
         elapsed = timer() - start
         if count != n:
             raise RuntimeError(f"exchange echoed {count} of {n}")
+        return {"elapsed_ns": elapsed, "count": count}
+
+    def gen(self, n: int, size: int) -> Reply:
+        start = timer()
+        request = streaming_pb2.GenerateRequest(count=n, blob_size=size)
+        count = sum(1 for _ in self._impl.generate(request))
+        elapsed = timer() - start
+        if count != n:
+            raise RuntimeError(f"generate sent {count} of {n}")
         return {"elapsed_ns": elapsed, "count": count}
 
     def conc(self, c: int, n: int) -> Reply:

@@ -1,9 +1,11 @@
 """A Python host driver: ``python -m bench.drivers.pyhost FLAVOUR CONTRACT [--lazy] -- ARGV``.
 
-FLAVOUR is ``sync`` (goplugin.PluginClient), ``aio`` (goplugin.aio.PluginClient) or ``raw``
-(grpcio alone, the plugin launched by hand); CONTRACT is kv, streaming, greeter or none (no
-plugin: pingpong only). Loads the plugin, prints {"ready": true}, then answers the runner's
-commands (see _protocol.py) until ``quit`` or end of input.
+FLAVOUR is ``sync`` (goplugin.PluginClient), ``aio`` (goplugin.aio.PluginClient), ``raw``
+(grpcio alone, the plugin launched by hand), or a peer's host: ``pyplugin`` (py-plugin's
+Client) or ``pyvider`` (pyvider-rpcplugin's client), see _peerhost.py. CONTRACT is kv,
+streaming, greeter or none (no plugin: pingpong only). Loads the plugin, prints
+{"ready": true}, then answers the runner's commands (see _protocol.py) until ``quit`` or end
+of input.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def _make_host(flavour: str, contract: str, cmd: list[str], tls: bool) -> Any:
         from ._rawhost import RawHost
 
         return RawHost(contract, cmd)
+    if flavour in ("pyplugin", "pyvider"):
+        from ._peerhost import PeerHost
+
+        return PeerHost(flavour, contract, cmd, tls)
     if flavour == "aio":
         from ._aiohost import AioHost
 
@@ -101,7 +107,7 @@ async def _serve_aio(host: Any, lazy: bool) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="pyhost")
-    parser.add_argument("flavour", choices=["sync", "aio", "raw"])
+    parser.add_argument("flavour", choices=["sync", "aio", "raw", "pyplugin", "pyvider"])
     parser.add_argument("contract", choices=["kv", "streaming", "greeter", "none"])
     parser.add_argument("--lazy", action="store_true")
     parser.add_argument("--tls", action="store_true", help="AutoMTLS (PluginClient(auto_mtls=))")
@@ -111,7 +117,7 @@ def main() -> int:
     host = (
         None if args.contract == "none" else _make_host(args.flavour, args.contract, cmd, args.tls)
     )
-    if args.flavour == "aio":
+    if args.flavour in ("aio", "pyplugin", "pyvider"):
         return asyncio.run(_serve_aio(host, args.lazy))
     return _serve_sync(host, args.lazy)
 

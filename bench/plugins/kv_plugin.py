@@ -4,16 +4,21 @@ It does what go-plugin's plugin-python and examples-go/cmd/kv-plugin do per call
 read for Get), and nothing more, so the rows compare the plumbing and not the bodies.
 With ``--tcp`` it listens on 127.0.0.1 like go-plugin's plugin-python, instead of the default
 private unix socket: the transport is the one other difference between the two.
+``--engine=grpcio|pure`` picks the serving engine. grpc is imported only for the type
+annotations and a missing key, as a plugin that cares about start-up on the pure engine does.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-import grpc
 from gen.kv import kv_goplugin, kv_pb2
 
 import goplugin
+
+if TYPE_CHECKING:
+    import grpc
 
 
 class Store(kv_goplugin.KVServicer):
@@ -27,6 +32,8 @@ class Store(kv_goplugin.KVServicer):
             with open("kv_" + request.key, "rb") as f:
                 return kv_pb2.GetResponse(value=f.read())
         except FileNotFoundError:
+            import grpc
+
             context.abort(grpc.StatusCode.NOT_FOUND, f"no key {request.key!r}")
 
 
@@ -35,4 +42,5 @@ if __name__ == "__main__":
         handshake=goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello"),
         plugins={"kv": kv_goplugin.KVPlugin(impl=Store())},
         force_tcp="--tcp" in sys.argv[1:],
+        engine=next((a[9:] for a in sys.argv[1:] if a.startswith("--engine=")), None),
     )

@@ -1,15 +1,22 @@
-"""The Python KV plugin on goplugin.aio.serve: the same store, handlers on the event loop."""
+"""The Python KV plugin on goplugin.aio.serve: the same store, handlers on the event loop.
+
+``--engine=grpcio|pure`` picks the serving engine; grpc is imported for types and errors only.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from typing import TYPE_CHECKING
 
-import grpc
 from gen.kv import kv_goplugin, kv_pb2
 
 import goplugin.aio
 
-Context = grpc.aio.ServicerContext
+if TYPE_CHECKING:
+    import grpc
+
+    Context = grpc.aio.ServicerContext
 
 
 class Store(kv_goplugin.AsyncKVServicer):
@@ -27,6 +34,8 @@ class Store(kv_goplugin.AsyncKVServicer):
             with open("kv_" + request.key, "rb") as f:  # noqa: ASYNC230
                 return kv_pb2.GetResponse(value=f.read())
         except FileNotFoundError:
+            import grpc
+
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no key {request.key!r}")
 
 
@@ -35,5 +44,6 @@ if __name__ == "__main__":
         goplugin.aio.serve(
             handshake=goplugin.HandshakeConfig(1, "BASIC_PLUGIN", "hello"),
             plugins={"kv": kv_goplugin.KVPlugin(impl=Store())},
+            engine=next((a[9:] for a in sys.argv[1:] if a.startswith("--engine=")), None),
         )
     )

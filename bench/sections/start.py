@@ -25,6 +25,7 @@ from .._build import ROOT
 from .._cold import evict, fresh_copy, probe_python_files, resident_fraction
 from .._report import Row
 from .._stats import median
+from .._subjects import SERVERS
 from .unary import PLUGIN_PYTHON_ADDRESS, port_taken
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class _Starts:
         self.dir = ctx.workdir / "start"
         self.dir.mkdir()
         scripts = [ROOT / "bench/plugins/kv_plugin.py", ROOT / "bench/plugins/kv_plugin_aio.py"]
+        scripts += [sv.scripts()[0] for sv in SERVERS if sv.kv and sv.missing() is None]
         files: list[Path] = []
         for script in scripts:
             files += probe_python_files(ctx.python, script, ctx.env, self.dir)
@@ -124,10 +126,20 @@ def _handshake_rows(ctx: Context, starts: _Starts) -> list[Row]:
         ),
         "pass": ("python -c pass (to exit)", "py", [py, "-c", "pass"], True),
         "go-kv": ("Go plugin (kv-plugin)", "go", [str(starts.go_kv)], False),
-        "py-kv": ("Python plugin (serve)", "py", ctx.plugins["py-kv"], False),
-        "py-kv-aio": ("Python plugin (aio.serve)", "py", ctx.plugins["py-kv-aio"], False),
+        "py-kv": ("Python plugin (serve, grpcio)", "py", ctx.plugins["py-kv"], False),
+        "py-kv-aio": ("Python plugin (aio.serve, grpcio)", "py", ctx.plugins["py-kv-aio"], False),
         "plugin-python": ("go-plugin's plugin-python", "py", ctx.plugins["plugin-python"], False),
     }
+    # Every other Python plugin server of bench/_subjects.py (raw stacks, peers).
+    missing: dict[str, str] = {}
+    for sv in SERVERS:
+        argv = sv.argv(py, "kv")
+        if sv.key in ("goplugin", "goplugin-aio") or argv is None:
+            continue
+        if sv.missing():
+            missing[f"srv-{sv.key}"] = sv.missing() or ""
+            continue
+        subjects[f"srv-{sv.key}"] = (sv.label, "py", argv, False)
     if port_taken(PLUGIN_PYTHON_ADDRESS):
         del subjects["plugin-python"]
     samples: dict[str, dict[str, list[list[float]]]] = {
@@ -160,6 +172,9 @@ def _handshake_rows(ctx: Context, starts: _Starts) -> list[Row]:
             if key == "import-grpc":
                 row.baseline = None
             rows.append(row)
+    for key, reason in missing.items():
+        label = next(sv.label for sv in SERVERS if f"srv-{sv.key}" == key)
+        rows.append(Row(SECTION_HS, f"start.handshake.{key}", label, "ms", na=reason))
     if port_taken(PLUGIN_PYTHON_ADDRESS) and "plugin-python" not in subjects:
         rows.append(
             Row(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import Context, interleave
 from .._report import Row
+from .._subjects import peer_host_drivers
 
 if TYPE_CHECKING:
     from .._driver import Driver
@@ -47,18 +48,25 @@ def run(ctx: Context) -> list[Row]:
             "asyncio Python host → Go plugin",
             lambda: ctx.py_host("aio-go", "aio", "kv", p["go-kv"]),
         ),
-        "go-py": ("Go host → Python plugin", lambda: ctx.go_host("go-py", "kv", p["py-kv"])),
+        "go-py": (
+            "Go host → Python plugin (serve, grpcio)",
+            lambda: ctx.go_host("go-py", "kv", p["py-kv"]),
+        ),
         "go-pytcp": (
-            "Go host → Python plugin (serve, TCP)",
+            "Go host → Python plugin (serve, grpcio, TCP)",
             lambda: ctx.go_host("go-pytcp", "kv", p["py-kv-tcp"]),
         ),
         "go-pyaio": (
-            "Go host → Python plugin (aio.serve)",
+            "Go host → Python plugin (aio.serve, grpcio)",
             lambda: ctx.go_host("go-pyaio", "kv", p["py-kv-aio"]),
         ),
         "py-py": (
-            "Python host → Python plugin",
+            "Python host → Python plugin (grpcio)",
             lambda: ctx.py_host("py-py", "sync", "kv", p["py-kv"]),
+        ),
+        "py-pypure": (
+            "Python host → Python plugin (pure)",
+            lambda: ctx.py_host("py-pypure", "sync", "kv", p["py-kv-pure"]),
         ),
         "go-plugin-python": (
             "Go host → go-plugin's plugin-python (TCP)",
@@ -69,12 +77,17 @@ def run(ctx: Context) -> list[Row]:
     busy = port_taken(PLUGIN_PYTHON_ADDRESS)
     if busy:
         del makers["go-plugin-python"]
+    # The peers' hosts (py-plugin, pyvider-rpcplugin) calling the same Go plugin.
+    peers, na, peer_labels = peer_host_drivers(ctx, "kv", p["go-kv"], "un")
+    makers.update(peers)
+    labels = {k: label for k, (label, _) in subjects.items()} | peer_labels
     s = ctx.settings
-    with ctx.started(makers) as drivers:
+    with ctx.started(makers, failed=na) as drivers:
         rounds = interleave(drivers, f"unary {s.unary_calls}", s.unary_rounds, lat_us)
     rows = []
-    for key, (label, _) in subjects.items():
+    for key, label in labels.items():
         row = Row(SECTION, f"unary.{key}", label, "µs", rounds.get(key, []), "unary.go-go")
+        row.na = na.get(key)
         if key == "go-go":
             row.baseline = None
         if key == "raw-go":

@@ -23,6 +23,8 @@ SUBS = [
     (r"async with ", "with "),
     (r"async for ", "for "),
     (r"await ", ""),
+    (r"\basynccontextmanager\b", "contextmanager"),
+    (r"\benter_async_context\b", "enter_context"),
     (r"__aenter__", "__enter__"),
     (r"__aexit__", "__exit__"),
     (r"__aiter__", "__iter__"),
@@ -31,6 +33,8 @@ SUBS = [
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\baclose\b", "close"),
     (r"grpc\.aio\.", "grpc."),
+    (r"~goplugin\.testing\.aio\.", "~goplugin.testing."),
+    (r"~goplugin\.aio\.", "~goplugin."),
     (r"\b_async\b", "_sync"),
     (r"asyncio flavour", "sync flavour"),
 ]

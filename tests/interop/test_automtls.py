@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import grpc
 import pytest
 from conftest import EXAMPLE_HANDSHAKE
 from gobuild import go_plugin_example
@@ -23,7 +24,7 @@ from goplugin.errors import TLSError
 pytestmark = pytest.mark.interop
 
 
-def kv_roundtrip(channel: object) -> bytes:
+def kv_roundtrip(channel: grpc.Channel) -> bytes:
     from gen.kv import kv_goplugin, kv_pb2
 
     kv = kv_goplugin.KVClient(channel)
@@ -36,8 +37,8 @@ def test_python_host_with_automtls_and_go_plugin(
 ) -> None:
     client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, auto_mtls=True)
     with client:
-        assert client.handshake is not None and client.handshake.server_cert is not None
-        assert certificate_curve(client.handshake.server_cert) == "P-521"
+        assert client.handshake_line is not None and client.handshake_line.server_cert is not None
+        assert certificate_curve(client.handshake_line.server_cert) == "P-521"
         assert kv_roundtrip(client.grpc_channel) == b"secret\n\nWritten from plugin-go-grpc"
         client.ping()
     assert client.returncode == 0  # Shutdown reached the plugin through TLS
@@ -48,7 +49,7 @@ def test_python_host_with_automtls_and_python_plugin(
 ) -> None:
     client = goplugin.PluginClient(py_kv_plugin, handshake=EXAMPLE_HANDSHAKE, auto_mtls=True)
     with client:
-        assert client.handshake is not None and client.handshake.server_cert is not None
+        assert client.handshake_line is not None and client.handshake_line.server_cert is not None
         assert kv_roundtrip(client.grpc_channel).startswith(b"secret")
         client.ping()
     assert client.returncode == 0
@@ -61,7 +62,7 @@ async def test_asyncio_host_with_automtls(
 
     client = goplugin.aio.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE, auto_mtls=True)
     async with client:
-        kv = kv_goplugin.KVClient(client.grpc_channel)
+        kv = kv_goplugin.AsyncKVClient(client.grpc_channel)
         await kv.put(kv_pb2.PutRequest(key="a", value=b"1"), timeout=20)
         assert (await kv.get(kv_pb2.GetRequest(key="a"), timeout=20)).value.startswith(b"1")
 

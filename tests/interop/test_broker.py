@@ -66,7 +66,9 @@ def test_python_host_serves_add_helper_to_the_plugin(
 async def test_asyncio_host_serves_add_helper(workdir: Path) -> None:
     class AsyncAdder(counter_goplugin.AsyncAddHelperServicer):
         async def sum(
-            self, request: counter_pb2.SumRequest, context: grpc.aio.ServicerContext
+            self,
+            request: counter_pb2.SumRequest,
+            context: grpc.aio.ServicerContext[counter_pb2.SumRequest, counter_pb2.SumResponse],
         ) -> counter_pb2.SumResponse:
             return counter_pb2.SumResponse(r=request.a + request.b)
 

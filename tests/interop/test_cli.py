@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+import goplugin
+
 pytestmark = pytest.mark.interop
 
 
@@ -71,4 +73,29 @@ def test_inspect_failures_are_one_line(
 def test_inspect_missing_binary(tmp_path: Path) -> None:
     result = inspect(str(tmp_path / "nope"), "--cookie", "A=b")
     assert result.returncode == 1
-    assert "FileNotFoundError" in result.stderr and result.stderr.count("\n") == 1
+    assert "LaunchError" in result.stderr and "No such file" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_version(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "goplugin", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"goplugin {goplugin.__version__}\n"
+
+
+def test_aio_needs_no_import_and_costs_nothing_until_used() -> None:
+    # A plugin pays its imports at every launch: `import goplugin` must not load the asyncio
+    # flavour (nor grpc) just because `goplugin.aio` became reachable as an attribute.
+    code = (
+        "import sys, goplugin\n"
+        "assert 'goplugin.aio' not in sys.modules and 'grpc' not in sys.modules\n"
+        "assert goplugin.aio.PluginClient.__module__ == 'goplugin._async.client'\n"
+        "assert goplugin.aio.serve is sys.modules['goplugin._async.server'].serve\n"
+        "assert goplugin.netrpc.gob.STRING is not None\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/"
+    )
+    assert result.returncode == 0, result.stderr

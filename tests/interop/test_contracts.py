@@ -50,7 +50,8 @@ STREAMING_HANDSHAKE = goplugin.HandshakeConfig(1, "STREAMING_PLUGIN", "events")
 PYTHON_ENV = {"PYTHONPATH": str(REPO / "sdk-python" / "src")}
 
 HOSTS = ["go", "py", "pyaio"]
-KV_PAIRS = [(host, plugin) for host in HOSTS for plugin in ("go", "py")]
+# Python plugins run on both serving engines: "py"/"pyaio" on grpcio, "-pure" on goplugin's own.
+KV_PAIRS = [(host, plugin) for host in HOSTS for plugin in ("go", "py", "py-pure")]
 # Every host with every plugin, except the Python hosts with the other Python flavour's plugin:
 # those pairings add run time (grpcio's sync streams cost ~0.3 ms a message) but no coverage.
 STREAMING_PAIRS = [
@@ -61,10 +62,20 @@ STREAMING_PAIRS = [
     ("go", "pyaio"),
     ("py", "py"),
     ("pyaio", "pyaio"),
+    ("go", "py-pure"),
+    ("go", "pyaio-pure"),
+    ("py", "py-pure"),
+    ("pyaio", "pyaio-pure"),
 ]
 
 
+def _plugin_env(plugin: str) -> dict[str, str]:
+    engine = "pure" if plugin.endswith("-pure") else "grpcio"
+    return {**PYTHON_ENV, "GOPLUGIN_ENGINE": engine}
+
+
 def _plugin_cmd(contract: str, plugin: str) -> list[str]:
+    plugin = plugin.removesuffix("-pure")
     if plugin == "go":
         return [str(go_program(f"./cmd/{contract}-plugin"))]
     script = {"kv": "kv_plugin.py", "streaming": "streaming_plugin.py"}[contract]
@@ -73,14 +84,14 @@ def _plugin_cmd(contract: str, plugin: str) -> list[str]:
     return [sys.executable, str(EXAMPLES_PY / script)]
 
 
-def _run_go_host(contract: str, cmd: list[str], cwd: Path) -> dict[str, Any]:
+def _run_go_host(contract: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     args = [str(go_program("./testprogs/hostcheck")), contract]
     if contract == "streaming":
         args.append(str(VECTORS))
     proc = subprocess.run(
         [*args, *cmd],
         cwd=cwd,
-        env={**os.environ, **PYTHON_ENV},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=600,
@@ -90,36 +101,38 @@ def _run_go_host(contract: str, cmd: list[str], cwd: Path) -> dict[str, Any]:
     return result
 
 
-def _run_py_host(contract: str, cmd: list[str], cwd: Path) -> dict[str, Any]:
+def _run_py_host(contract: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     if contract == "kv":
         plugins: dict[str, Any] = {"kv": kv_goplugin.KVPlugin()}
         with goplugin.PluginClient(
-            cmd, handshake=KV_HANDSHAKE, plugins=plugins, cwd=cwd, env=PYTHON_ENV
+            cmd, handshake=KV_HANDSHAKE, plugins=plugins, cwd=cwd, env=env
         ) as client:
             kv = client.dispense("kv")
             assert isinstance(kv, kv_goplugin.KVClient)
             return run_kv(kv)
     plugins = {"streamer": streaming_goplugin.StreamerPlugin()}
     with goplugin.PluginClient(
-        cmd, handshake=STREAMING_HANDSHAKE, plugins=plugins, cwd=cwd, env=PYTHON_ENV
+        cmd, handshake=STREAMING_HANDSHAKE, plugins=plugins, cwd=cwd, env=env
     ) as client:
         streamer = client.dispense("streamer")
         assert isinstance(streamer, streaming_goplugin.StreamerClient)
         return run_streaming(streamer)
 
 
-async def _arun_py_host(contract: str, cmd: list[str], cwd: Path) -> dict[str, Any]:
+async def _arun_py_host(
+    contract: str, cmd: list[str], cwd: Path, env: dict[str, str]
+) -> dict[str, Any]:
     if contract == "kv":
         plugins: dict[str, Any] = {"kv": kv_goplugin.KVPlugin()}
         async with goplugin.aio.PluginClient(
-            cmd, handshake=KV_HANDSHAKE, plugins=plugins, cwd=cwd, env=PYTHON_ENV
+            cmd, handshake=KV_HANDSHAKE, plugins=plugins, cwd=cwd, env=env
         ) as client:
             kv = await client.dispense("kv")
             assert isinstance(kv, kv_goplugin.AsyncKVClient)
             return await arun_kv(kv)
     plugins = {"streamer": streaming_goplugin.StreamerPlugin()}
     async with goplugin.aio.PluginClient(
-        cmd, handshake=STREAMING_HANDSHAKE, plugins=plugins, cwd=cwd, env=PYTHON_ENV
+        cmd, handshake=STREAMING_HANDSHAKE, plugins=plugins, cwd=cwd, env=env
     ) as client:
         streamer = await client.dispense("streamer")
         assert isinstance(streamer, streaming_goplugin.AsyncStreamerClient)
@@ -135,12 +148,13 @@ def observations(contract: str, host: str, plugin: str, tmp: Path) -> dict[str, 
     if key not in _cache:
         tmp.mkdir(parents=True, exist_ok=True)  # the plugin's cwd: the KV plugins write files
         cmd = _plugin_cmd(contract, plugin)
+        env = _plugin_env(plugin)
         if host == "go":
-            _cache[key] = _run_go_host(contract, cmd, tmp)
+            _cache[key] = _run_go_host(contract, cmd, tmp, env)
         elif host == "py":
-            _cache[key] = _run_py_host(contract, cmd, tmp)
+            _cache[key] = _run_py_host(contract, cmd, tmp, env)
         else:
-            _cache[key] = asyncio.run(_arun_py_host(contract, cmd, tmp))
+            _cache[key] = asyncio.run(_arun_py_host(contract, cmd, tmp, env))
     return _cache[key]
 
 
@@ -240,14 +254,14 @@ def test_streaming(scenario: str, host: str, plugin: str, scratch: Path) -> None
         assert seen["plugin_saw_end"] is True
 
 
-@pytest.mark.parametrize("plugin", ["go", "py"])
+@pytest.mark.parametrize("plugin", ["go", "py", "py-pure"])
 def test_go_plugins_own_kv_host_uses_our_generated_plugins(plugin: str, tmp_path: Path) -> None:
     """proto/kv stays wire-compatible with go-plugin's examples/grpc: its unmodified host runs
     our generated KV plugins (in that host, a plugin's set name does not matter for gRPC)."""
     host = str(go_plugin_example("grpc", "grpc"))
     env = {
         **os.environ,
-        **PYTHON_ENV,
+        **_plugin_env(plugin),
         "KV_PROTO": "grpc",
         "KV_PLUGIN": shlex.join(_plugin_cmd("kv", plugin)),
     }

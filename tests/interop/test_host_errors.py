@@ -66,9 +66,10 @@ def test_plugin_that_exits_before_the_handshake() -> None:
     assert "missing config" in str(info.value)
 
 
-def test_missing_binary_is_an_os_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+def test_missing_binary_is_a_launch_error(tmp_path: Path) -> None:
+    with pytest.raises(goplugin.LaunchError) as info:
         goplugin.PluginClient([str(tmp_path / "nope")], handshake=EXAMPLE_HANDSHAKE).start()
+    assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
 def test_plugin_crashing_mid_call(py_kv_plugin: list[str], generated: Path, workdir: Path) -> None:

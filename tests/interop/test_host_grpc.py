@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import logging
 import os
 import signal
-import tempfile
 from pathlib import Path
 
 import psutil
@@ -50,15 +48,26 @@ def test_dispense_builds_the_client_of_the_plugin_set(
         kv: kv_goplugin.KVClient = client.dispense("kv")
         kv.put(kv_pb2.PutRequest(key="k", value=b"v"))
         assert kv.get(kv_pb2.GetRequest(key="k")).value.startswith(b"v\n\n")
-        with pytest.raises(goplugin.PluginError, match="unknown plugin type: nope"):
+        # Go's text first, then what the host knows: a typo is obvious.
+        with pytest.raises(goplugin.PluginError, match=r"^unknown plugin type: nope \(.*'kv'"):
             client.dispense("nope")
+
+
+def test_dispense_without_a_plugin_set_says_how_to_give_one(
+    go_kv_plugin: Path, generated: Path, workdir: Path
+) -> None:
+    with (
+        goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client,
+        pytest.raises(goplugin.PluginError, match=r"^unknown plugin type: kv \(.*plugins="),
+    ):
+        client.dispense("kv")
 
 
 async def test_asyncio_flavour(go_kv_plugin: Path, generated: Path, workdir: Path) -> None:
     from gen.kv import kv_goplugin, kv_pb2
 
     async with goplugin.aio.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
-        kv = kv_goplugin.KVClient(client.grpc_channel)
+        kv = kv_goplugin.AsyncKVClient(client.grpc_channel)
         await kv.put(kv_pb2.PutRequest(key="a", value=b"1"))
         results = await asyncio.gather(*(kv.get(kv_pb2.GetRequest(key="a")) for _ in range(20)))
         await client.ping()
@@ -71,12 +80,12 @@ def test_plugin_log_lines_reach_logging(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="goplugin.plugin")
     with goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE) as client:
-        socket = client.handshake.address if client.handshake else ""
+        socket = client.handshake_line.address if client.handshake_line else ""
     records = [r for r in caplog.records if r.name == "goplugin.plugin.plugin-go-grpc"]
     address = [r for r in records if r.getMessage().startswith("plugin address")]
     assert address, [r.getMessage() for r in records]
     assert address[0].levelno == logging.DEBUG
-    assert address[0].plugin_fields == {"address": socket, "network": "unix"}
+    assert vars(address[0])["plugin_fields"] == {"address": socket, "network": "unix"}
 
 
 def test_sigkill_between_calls_raises_plugin_exited_then_a_new_client_works(
@@ -101,20 +110,21 @@ def test_sigkill_between_calls_raises_plugin_exited_then_a_new_client_works(
         assert kv.get(kv_pb2.GetRequest(key="x")).value.startswith(b"1\n\n")
 
 
-def test_fifty_launch_kill_cycles_leave_nothing_behind(go_kv_plugin: Path, workdir: Path) -> None:
+def test_fifty_launch_kill_cycles_leave_nothing_behind(
+    go_kv_plugin: Path, workdir: Path, private_tmp: Path
+) -> None:
     me = psutil.Process()
-    tmp = tempfile.gettempdir()
-    dirs_before = set(glob.glob(os.path.join(tmp, "goplugin-*")))
     sockets = []
     for _ in range(50):
         client = goplugin.PluginClient([go_kv_plugin], handshake=EXAMPLE_HANDSHAKE)
         client.start()
-        assert client.handshake is not None
-        sockets.append(client.handshake.address)
+        assert client.handshake_line is not None
+        sockets.append(client.handshake_line.address)
         client.kill()
     assert me.children(recursive=True) == []
     assert [s for s in sockets if os.path.exists(s)] == []
-    assert set(glob.glob(os.path.join(tmp, "goplugin-*"))) <= dirs_before
+    assert all(s.startswith(str(private_tmp)) for s in sockets), sockets
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_killing_before_start_and_twice_is_harmless(go_kv_plugin: Path, workdir: Path) -> None:

@@ -104,7 +104,9 @@ def test_kv_through_the_relay_to_go_plugin(
             # go-plugin's controller: the plugin shuts down cleanly when asked through TLS
             # (it stops its server at once, so the call itself may end UNAVAILABLE).
             try:
-                ch.unary_unary("/plugin.GRPCController/Shutdown")(b"", timeout=20)
+                shutdown: grpc.UnaryUnaryMultiCallable[bytes, bytes]
+                shutdown = ch.unary_unary("/plugin.GRPCController/Shutdown")
+                shutdown(b"", timeout=20)
             except grpc.RpcError as exc:
                 assert exc.code() is grpc.StatusCode.UNAVAILABLE
             assert plugin.proc.wait(timeout=10) == 0

@@ -47,7 +47,7 @@ def test_python_host_multiplexes_to_go_plugins(
 
     options = {"handshake": EXAMPLE_HANDSHAKE, "multiplex": True, "auto_mtls": tls}
     with goplugin.PluginClient([go_kv_plugin], **options) as client:  # type: ignore[arg-type]
-        assert client.handshake is not None and client.handshake.multiplex is True
+        assert client.handshake_line is not None and client.handshake_line.multiplex is True
         kv = kv_goplugin.KVClient(client.grpc_channel)
         kv.put(kv_pb2.PutRequest(key="m", value=b"x"), timeout=20)
         assert kv.get(kv_pb2.GetRequest(key="m"), timeout=20).value.startswith(b"x\n\n")
@@ -64,7 +64,7 @@ def test_python_host_multiplexes_to_a_python_plugin(
 ) -> None:
     options = {"handshake": EXAMPLE_HANDSHAKE, "multiplex": True, "auto_mtls": tls}
     with goplugin.PluginClient(py_counter_plugin, **options) as client:  # type: ignore[arg-type]
-        assert client.handshake is not None and client.handshake.multiplex is True
+        assert client.handshake_line is not None and client.handshake_line.multiplex is True
         assert counter_rounds(client, rounds=3) == 9
     assert client.returncode == 0
 

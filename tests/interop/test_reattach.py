@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import psutil
 import pytest
 from conftest import EXAMPLE_HANDSHAKE
@@ -21,7 +22,7 @@ from goplugin.errors import ChecksumError, ProcessNotFoundError
 pytestmark = pytest.mark.interop
 
 
-def kv_roundtrip(channel: object, key: str, value: bytes) -> bytes:
+def kv_roundtrip(channel: grpc.Channel, key: str, value: bytes) -> bytes:
     from gen.kv import kv_goplugin, kv_pb2
 
     kv = kv_goplugin.KVClient(channel)

@@ -34,8 +34,10 @@ class KV(kv_goplugin.KVServicer):
     def get(self, request: kv_pb2.GetRequest, context: grpc.ServicerContext) -> kv_pb2.GetResponse:
         log.warning("get", extra={"key": request.key})
         if os.environ.get("KV_TEST_CRASH_ON_GET"):
-            sys.__stderr__.write("about to crash\n")
-            sys.__stderr__.flush()
+            stderr = sys.__stderr__
+            assert stderr is not None
+            stderr.write("about to crash\n")
+            stderr.flush()
             os._exit(3)
         with open("kv_" + request.key, "rb") as f:
             return kv_pb2.GetResponse(value=f.read())

@@ -10,11 +10,13 @@ Behaviour switches, read from the environment the host passes through:
   NETRPC_TEST_AIO=1          serve with goplugin.aio.serve; the KV methods are ``async def``
   NETRPC_TEST_CRASH_ON_GET=1 die (os._exit(3)) in the middle of a Get call, after a stderr line
   NETRPC_TEST_TCP=1          listen on TCP (serve(force_tcp=True))
+  NETRPC_TEST_BUILTIN_REPLIES=1  ``Plugin.Sum`` calls back with Python types as reply types
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -24,6 +26,7 @@ from typing import Any
 import goplugin
 import goplugin.aio
 from goplugin import netrpc
+from goplugin.errors import GobError
 from goplugin.netrpc import gob
 
 log = logging.getLogger("netrpc-test")
@@ -33,14 +36,14 @@ MARK = b"\n\nWritten from plugin-python-netrpc"
 
 
 class Greeter:
-    @netrpc.method("Greet", args=gob.INTERFACE, reply=gob.STRING)
+    @netrpc.method("Greet", args_type=gob.INTERFACE, reply_type=gob.STRING)
     def greet(self, args: None) -> str:
         log.debug("message from GreeterHello.Greet", extra={"foo": "bar"})
         print("stdout: greet")
         print("stderr: greet", file=sys.stderr)
         return "Hello!"
 
-    @netrpc.method("Sleep", args=gob.FLOAT64, reply=gob.BOOL)
+    @netrpc.method("Sleep", args_type=gob.FLOAT64, reply_type=gob.BOOL)
     def sleep(self, seconds: float) -> bool:
         time.sleep(seconds)
         return True
@@ -48,8 +51,10 @@ class Greeter:
 
 def _get(key: str) -> bytes:
     if os.environ.get("NETRPC_TEST_CRASH_ON_GET"):
-        sys.__stderr__.write("about to crash\n")
-        sys.__stderr__.flush()
+        stderr = sys.__stderr__
+        assert stderr is not None
+        stderr.write("about to crash\n")
+        stderr.flush()
         os._exit(3)
     with open("kv_" + key, "rb") as f:
         return f.read()
@@ -61,23 +66,23 @@ def _write(key: str, value: bytes) -> None:
 
 
 class KV:
-    @netrpc.method("Put", args=gob.MAP_STRING_ANY, reply=gob.INTERFACE)
+    @netrpc.method("Put", args_type=gob.MAP_STRING_ANY, reply_type=gob.INTERFACE)
     def put(self, args: dict[str, Any]) -> None:
         log.info("put", extra={"key": args["key"]})
         _write(args["key"], args["value"] + MARK)
 
-    @netrpc.method("Get", args=gob.STRING, reply=gob.BYTES)
+    @netrpc.method("Get", args_type=gob.STRING, reply_type=gob.BYTES)
     def get(self, key: str) -> bytes:
         return _get(key)
 
 
 class AsyncKV:
-    @netrpc.method("Put", args=gob.MAP_STRING_ANY, reply=gob.INTERFACE)
+    @netrpc.method("Put", args_type=gob.MAP_STRING_ANY, reply_type=gob.INTERFACE)
     async def put(self, args: dict[str, Any]) -> None:
         await asyncio.sleep(0)
         await asyncio.to_thread(_write, args["key"], args["value"] + MARK + b" (asyncio)")
 
-    @netrpc.method("Get", args=gob.STRING, reply=gob.BYTES)
+    @netrpc.method("Get", args_type=gob.STRING, reply_type=gob.BYTES)
     async def get(self, key: str) -> bytes:
         await asyncio.sleep(0)
         return _get(key)
@@ -87,18 +92,51 @@ class Calculator:
     def __init__(self, broker: netrpc.MuxBroker) -> None:
         self._broker = broker
 
-    @netrpc.method("Sum", args=SUM_ARGS, reply=gob.INT64)
+    @netrpc.method("Sum", args_type=SUM_ARGS, reply_type=gob.INT64)
     def sum(self, args: dict[str, int]) -> int:
         helper = netrpc.Client(self._broker.dial(args["Helper"]))
         try:
             pair = [args["A"], args["B"]]
+            if os.environ.get("NETRPC_TEST_BUILTIN_REPLIES"):
+                return self._sum_with_builtins(helper, pair)
             return int(helper.call("Plugin.Add", pair, gob.INT64, args_type=gob.Slice(gob.INT64)))
         finally:
             helper.close()
 
+    @staticmethod
+    def _sum_with_builtins(helper: netrpc.Client, pair: list[int]) -> int:
+        """The Go Adder replies int64: ``str`` fails that call alone, ``int`` then works."""
+        add = functools.partial(helper.call, "Plugin.Add", pair, args_type=gob.Slice(gob.INT64))
+        try:
+            add(str, timeout=10)
+        except GobError as exc:
+            log.info("str reply refused: %s", exc)
+        else:
+            raise AssertionError("an int64 reply decoded as str")
+        total: int = add(int, timeout=10)
+        log.info("builtin replies ok")
+        return total
+
+
+class AsyncCalculator:
+    """Under goplugin.aio.serve the broker is a ``netrpc.AsyncMuxBroker``: dials are awaited."""
+
+    def __init__(self, broker: netrpc.AsyncMuxBroker) -> None:
+        self._broker = broker
+
+    @netrpc.method("Sum", args_type=SUM_ARGS, reply_type=gob.INT64)
+    async def sum(self, args: dict[str, int]) -> int:
+        async with netrpc.AsyncClient(await self._broker.dial(args["Helper"])) as helper:
+            pair = [args["A"], args["B"]]
+            return int(
+                await helper.call("Plugin.Add", pair, gob.INT64, args_type=gob.Slice(gob.INT64))
+            )
+
 
 class CalcPlugin(netrpc.Plugin[Any]):
     def netrpc_server(self, broker: Any) -> object:
+        if isinstance(broker, netrpc.AsyncMuxBroker):
+            return AsyncCalculator(broker)
         return Calculator(broker)
 
 

@@ -79,6 +79,8 @@ def test_layout(generated: Path) -> None:
         "x/y/__init__.py",  # package x.y's messages
         "google/__init__.py",
         "google/protobuf/__init__.py",  # the Timestamp my-file.proto uses
+        "collide_goplugin_bp2.py",  # rpcs named like the glue's attributes
+        "collide/__init__.py",
     }
     assert not any(name.endswith("_pb2.py") for name in names)
     assert "Outer" in (out / "x" / "y" / "__init__.py").read_text()
@@ -96,6 +98,8 @@ def test_names_and_imports(generated: Path) -> None:
         "upload",
     )
     assert isinstance(glue.SvcPlugin(), GRPCPlugin)
+    hub = importlib.import_module(f"{PACKAGE}.collide_goplugin_bp2")
+    assert hub.HubClient.__slots__ == ("broker", "broker_", "channel_", "impl")
     assert xy.OuterInner.__name__ == "OuterInner"  # nested types are flattened
 
 
@@ -138,7 +142,7 @@ def test_every_call_kind_sync(generated: Path, tmp_path: Path) -> None:
             assert client.upload(sent, timeout=5).name == "1,None,3"  # optional: unset is None
             with pytest.raises(grpc.RpcError) as info:
                 list(client.stream_things(iter([c.Dep()]), timeout=5))
-            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
     finally:
         server.stop(None)
 

@@ -35,3 +35,17 @@ def test_sync_flavour_is_fresh() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_generated_headers_name_the_public_command() -> None:
+    # Users regenerate their own code with the package's command; `nox -s codegen` exists only
+    # in this repository. The committed files are the generator's output (checked above).
+    glue = [
+        *(REPO / "examples-py" / "gen").rglob("*_goplugin.py"),
+        *(REPO / "examples-py" / "gen_bp2").rglob("*_goplugin_bp2.py"),
+    ]
+    assert len(glue) >= 6
+    for path in glue:
+        header = path.read_text().split('"""', 1)[0]
+        assert "nox" not in header, path
+        assert "`python -m goplugin.codegen" in header, path

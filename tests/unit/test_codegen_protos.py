@@ -57,8 +57,21 @@ PROTOS = {
         syntax = "proto3";
         option go_package = "example.com/gen/top";
         import "c/dep.proto";
-        message Pong { string name = 1; }
+        // "return" is a Python keyword: protoc's stub takes it through **kwargs.
+        message Pong { string name = 1; string return = 2; }
         service Top { rpc Ping(c.Dep) returns (Pong); }
+    """,
+    # rpcs named like what the generated classes hold themselves: the broker, the channel.
+    "collide.proto": """
+        syntax = "proto3";
+        package collide;
+        option go_package = "example.com/gen/collide";
+        message Msg { string s = 1; }
+        service Hub {
+          rpc Broker(Msg) returns (Msg);
+          rpc Channel(Msg) returns (Msg);
+          rpc Impl(Msg) returns (Msg);
+        }
     """,
 }
 
@@ -139,6 +152,48 @@ def test_root_level_service_serves_and_calls(generated: Path, tmp_path: Path) ->
         server.stop(None)
 
 
+def test_rpcs_named_like_the_generated_attributes_keep_their_own_names(
+    generated: Path, tmp_path: Path
+) -> None:
+    """``broker`` and ``channel`` belong to the generated classes; rpcs of those names get a
+    trailing underscore, as Python keywords do (``import_``), on both sides of the wire."""
+    hub = importlib.import_module(f"{PACKAGE}.collide_goplugin")
+    msg = importlib.import_module(f"{PACKAGE}.collide_pb2").Msg
+    assert hub.HubClient.__slots__ == ("broker", "broker_", "channel_", "impl")
+    assert "broker" not in vars(hub.HubServicer) and callable(hub.HubServicer.broker_)
+
+    class Impl(hub.HubServicer):  # type: ignore[misc,name-defined]
+        def broker_(self, request: Any, context: grpc.ServicerContext) -> Any:
+            return msg(s=f"broker rpc, broker {self.broker}")
+
+        def channel_(self, request: Any, context: grpc.ServicerContext) -> Any:
+            return msg(s="channel rpc")
+
+    server = grpc.server(ThreadPoolExecutor(2))
+    impl = Impl()
+    host_broker: Any = "the host's broker"
+    hub.HubPlugin(impl=impl).grpc_server("the plugin's broker", server)
+    address = f"unix:{tmp_path}/s.sock"
+    server.add_insecure_port(address)
+    server.start()
+    try:
+        with grpc.insecure_channel(address) as channel:
+            client = hub.HubPlugin().grpc_client(host_broker, channel)
+            assert client.broker == "the host's broker"
+            reply = client.broker_(msg(s="x"), timeout=5)
+            assert reply.s == "broker rpc, broker the plugin's broker"
+            assert client.channel_(msg(s="x"), timeout=5).s == "channel rpc"
+    finally:
+        server.stop(None)
+
+    class Misnamed(hub.HubServicer):  # type: ignore[misc,name-defined]
+        def broker(self, request: Any, context: grpc.ServicerContext) -> Any:
+            return msg()
+
+    with pytest.raises(TypeError, match=r"Misnamed\.broker .*broker_"):
+        hub.HubPlugin(impl=Misnamed()).grpc_server(None, grpc.server(ThreadPoolExecutor(1)))
+
+
 def test_python_output_is_mypy_strict_clean(generated: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", PACKAGE],
@@ -159,6 +214,7 @@ def test_go_output_is_gofmt_clean_and_compiles(generated: Path) -> None:
         "x/y/goplugin_server.pb.go",
         "top/top_goplugin.pb.go",
         "cdep/dep.pb.go",
+        "collide/collide_goplugin.pb.go",
     }
     gofmt = Path(subprocess.check_output([go, "env", "GOROOT"], text=True).strip()) / "bin/gofmt"
     assert subprocess.check_output([str(gofmt), "-l", str(out)], text=True) == ""

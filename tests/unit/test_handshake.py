@@ -16,12 +16,15 @@ from goplugin._handshake import (
     host_environment,
     negotiate_plugin_version,
     parse_go_bool,
+    parse_go_int,
     parse_handshake,
     parse_protocol_versions,
 )
+from goplugin._mtls import generate_identity
 from goplugin.errors import HandshakeError, IncompatibleVersionError, UnsupportedProtocolError
 
-CERT = bytes(range(256)) * 2  # any DER-sized blob; parse_handshake does not interpret it
+CERTS = [generate_identity(curve).cert_der for curve in ("P-256", "P-384", "P-521")]
+CERT = CERTS[-1]  # what a Go plugin announces: a P-521 certificate
 
 
 def test_go_grpc_plugin_line() -> None:
@@ -48,8 +51,57 @@ def test_short_certificate_field_is_ignored_like_go() -> None:
 def test_multiplex_field() -> None:
     assert parse_handshake("1|1|unix|/s|grpc||true").multiplex is True
     assert parse_handshake("1|1|unix|/s|grpc||0").multiplex is False
-    with pytest.raises(HandshakeError, match="multiplexing"):
-        parse_handshake("1|1|unix|/s|grpc||yes")
+    # Not a Go bool: only a host that asked for multiplexing minds (and refuses it).
+    odd = parse_handshake("1|1|unix|/s|grpc||yes")
+    assert (odd.multiplex, odd.multiplex_field) == (None, "yes")
+    assert odd.format() == "1|1|unix|/s|grpc||yes"
+    check_handshake(odd, host_versions=[1], allowed_protocols=[Protocol.GRPC])
+    with pytest.raises(HandshakeError, match="'yes' as a boolean"):
+        check_handshake(
+            odd, host_versions=[1], allowed_protocols=[Protocol.GRPC], multiplex_requested=True
+        )
+    netrpc = parse_handshake("1|1|unix|/s|netrpc||yes")
+    check_handshake(
+        netrpc, host_versions=[1], allowed_protocols=[Protocol.NETRPC], multiplex_requested=True
+    )
+
+
+def test_integers_are_go_atoi() -> None:
+    assert [parse_go_int(t) for t in ("1", "+1", "-1", "007")] == [1, 1, -1, 7]
+    for text in (" 1", "1 ", "1_0", "", "+", "\u0661", "0x1", str(2**63)):
+        with pytest.raises(ValueError):
+            parse_go_int(text)
+    assert parse_handshake("+1|01|unix|/s|grpc|").app_version == 1
+    with pytest.raises(HandshakeError, match="app protocol version"):
+        parse_handshake("1|0_1|unix|/s|grpc|")
+
+
+def test_an_empty_protocol_field_is_not_netrpc() -> None:
+    with pytest.raises(UnsupportedProtocolError, match="''"):
+        parse_handshake("1|1|unix|/s||")
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", ":1234", "[::1]:65535", "localhost:80"])
+def test_tcp_addresses_go_accepts(address: str) -> None:
+    assert parse_handshake(f"1|1|tcp|{address}|grpc|").address == address
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "::1:80", "[::1]", "h:65536"]
+)
+def test_tcp_addresses_we_refuse(address: str) -> None:
+    with pytest.raises(HandshakeError, match=r"port|colons"):
+        parse_handshake(f"1|1|tcp|{address}|grpc|")
+
+
+def test_certificate_must_be_unpadded_base64_of_a_certificate() -> None:
+    padded = base64.b64encode(CERT + b"\0" * (1 if len(CERT) % 3 == 0 else 0)).decode()
+    assert padded.endswith("=")
+    with pytest.raises(HandshakeError, match="illegal base64"):
+        parse_handshake(f"1|1|unix|/s|grpc|{padded}")
+    not_a_cert = base64.b64encode(b"\x30\x03\x02\x01\x01" * 20).decode().rstrip("=")
+    with pytest.raises(HandshakeError, match="x509"):
+        parse_handshake(f"1|1|unix|/s|grpc|{not_a_cert}")
 
 
 @pytest.mark.parametrize(
@@ -64,7 +116,7 @@ def test_multiplex_field() -> None:
         ("1|1|udp|/s|grpc|", HandshakeError, "unknown address type"),
         ("1|1|unix||grpc|", HandshakeError, "empty address"),
         ("1|1|unix|/s|http|", UnsupportedProtocolError, "unsupported plugin protocol"),
-        ("1|1|unix|/s|grpc|" + "!" * 60, HandshakeError, "certificate"),
+        ("1|1|unix|/s|grpc|" + "!" * 60, HandshakeError, "server cert"),
         (b"\xff\xfe|1", HandshakeError, "UTF-8"),
     ],
 )
@@ -124,7 +176,9 @@ def test_plugin_side_negotiation() -> None:
     # Nothing in common: go-plugin announces its lowest version and lets the host refuse.
     assert negotiate_plugin_version([1], [3, 2]) == (2, False)
     assert negotiate_plugin_version([], [4]) == (4, False)
-    assert parse_protocol_versions("3,x,,5") == ([3, 5], ["x"])
+    # strconv.Atoi on each entry as it stands: " 4" and "" are invalid, "+4" is 4.
+    assert parse_protocol_versions("3,x,,5, 4,+4") == ([3, 5, 4], ["x", "", " 4"])
+    assert parse_protocol_versions("") == ([], [])
 
 
 def test_go_bools() -> None:
@@ -143,23 +197,28 @@ addresses = st.text(
 )
 
 
+tcp_addresses = st.builds(
+    lambda host, port: f"{host}:{port}",
+    st.sampled_from(["127.0.0.1", "", "[::1]", "localhost"]),
+    st.integers(0, 65535),
+)
+
+
 @given(
     app=st.integers(0, 2**31),
-    network=st.sampled_from(["unix", "tcp"]),
-    address=addresses,
+    where=st.tuples(st.just("unix"), addresses) | st.tuples(st.just("tcp"), tcp_addresses),
     protocol=st.sampled_from(list(Protocol)),
-    cert=st.none() | st.binary(min_size=40, max_size=600),
+    cert=st.none() | st.sampled_from(CERTS),
     multiplex=st.none() | st.booleans(),
 )
 def test_format_then_parse_round_trips(
     app: int,
-    network: str,
-    address: str,
+    where: tuple[str, str],
     protocol: Protocol,
     cert: bytes | None,
     multiplex: bool | None,
 ) -> None:
-    hs = Handshake(1, app, network, address, protocol, cert, multiplex)
+    hs = Handshake(1, app, *where, protocol, cert, multiplex)
     assert parse_handshake(hs.format() + "\n") == hs
 
 

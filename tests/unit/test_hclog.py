@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from goplugin._hclog import (
     HclogJSONFormatter,
     StderrLineParser,
     format_fields,
+    is_hclog_timestamp,
+    level_from_name,
 )
 
 
@@ -38,6 +41,71 @@ def test_levels() -> None:
         ("error", logging.ERROR),
     ]:
         assert parser.feed(f'{{"@level":"{name}","@message":"m"}}').level == level
+
+
+def test_level_names_are_go_hclogs() -> None:
+    """LevelFromString: trimmed, any case, and "warning" is not one of them (a person's
+    GOPLUGIN_LOG_LEVEL may say it, a log line may not)."""
+    parser = StderrLineParser()
+    assert parser.feed('{"@level":" Info ","@message":"m"}').level == logging.INFO
+    line = '{"@level":"warning","@message":"m"}'
+    assert (parser.feed(line).level, parser.feed(line).message) == (logging.DEBUG, line)
+    assert level_from_name("warning") == logging.WARNING
+
+
+def test_json_may_be_indented_and_null_is_json() -> None:
+    parser = StderrLineParser()
+    assert parser.feed(' \t{"@level":"warn","@message":"m"}').message == "m"
+    parser.feed("panic: boom")
+    # In panic mode a plain line is an error, but "null" is JSON of no level: debug.
+    assert parser.feed("null").level == logging.DEBUG
+    assert parser.feed("nullish").level == logging.ERROR
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2024-02-29T23:59:59.123456Z",
+        "2024-01-02T03:04:05.000001+02:00",
+        "2024-01-02T03:04:05,000001Z",
+        "2024-01-02T3:04:05.000001Z",
+        "2024-01-02T03:04:05.000001-24:00",
+        "2000-02-29T00:00:00.000000Z",
+    ],
+)
+def test_timestamps_go_parses(stamp: str) -> None:
+    assert is_hclog_timestamp(stamp)
+    line = json.dumps({"@level": "warn", "@message": "m", "@timestamp": stamp})
+    assert StderrLineParser().feed(line).level == logging.WARNING
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2024-01-02T03:04:05.00001Z",
+        "2024-01-02T03:04:05.0000001Z",
+        "2024-01-02T03:04:05Z",
+        "2023-02-29T03:04:05.000001Z",
+        "1900-02-29T03:04:05.000001Z",
+        "2024-13-02T03:04:05.000001Z",
+        "2024-04-31T03:04:05.000001Z",
+        "2024-01-02T24:04:05.000001Z",
+        "2024-01-02T03:60:05.000001Z",
+        "2024-01-02T03:04:60.000001Z",
+        "2024-01-02T03:04:05.000001+25:00",
+        "2024-01-02T03:04:05.000001+0200",
+        "2024-01-02T03:04:05.000001z",
+        "2024-01-02 03:04:05.000001Z",
+        "\u0662024-01-02T03:04:05.000001Z",
+    ],
+)
+def test_a_timestamp_go_cannot_parse_makes_the_line_plain(stamp: str) -> None:
+    assert not is_hclog_timestamp(stamp)
+    line = json.dumps({"@level": "warn", "@message": "m", "@timestamp": stamp})
+    assert (StderrLineParser().feed(line).level, StderrLineParser().feed(line).message) == (
+        logging.DEBUG,
+        line,
+    )
 
 
 def test_unknown_level_logs_the_raw_line_at_debug() -> None:
@@ -104,7 +172,7 @@ def test_formatter_puts_exceptions_in_the_error_field() -> None:
         raise ValueError("bad")
     except ValueError:
         record = logging.getLogger("x").makeRecord(
-            "x", logging.ERROR, __file__, 1, "failed", None, __import__("sys").exc_info()
+            "x", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info()
         )
     out = json.loads(HclogJSONFormatter().format(record))
     assert "ValueError: bad" in out["error"]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from goplugin._serveconfig import _protocol_of
 from goplugin.errors import (
     ConnectionClosedError,
     GobEncodeError,
+    GobError,
     PluginError,
     ProtocolError,
     RPCServerError,
@@ -33,9 +36,14 @@ from goplugin.errors import (
 from goplugin.netrpc import gob
 from goplugin.netrpc._client import ClientConn
 from goplugin.netrpc._muxbroker import MuxBroker
+from goplugin.netrpc._rpc import ClientCodec
 from goplugin.netrpc._server import Dispatcher, serve_stream
 from goplugin.netrpc._service import compile_service
 from goplugin.netrpc._session import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from threaded import collide, succeeded
 
 SAFETY = 20.0
 PAIR = gob.Struct("Pair", [("A", gob.INT64), ("B", gob.STRING)])
@@ -45,7 +53,7 @@ class Service:
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    @netrpc.method("Echo", args=gob.BYTES, reply=gob.BYTES)
+    @netrpc.method("Echo", args_type=gob.BYTES, reply_type=gob.BYTES)
     def echo(self, data: bytes) -> bytes:
         return data
 
@@ -53,19 +61,19 @@ class Service:
     def Generic(self, value: Any) -> Any:
         return value
 
-    @netrpc.method("Swap", args=PAIR, reply=PAIR)
+    @netrpc.method("Swap", args_type=PAIR, reply_type=PAIR)
     def swap(self, pair: dict[str, Any]) -> dict[str, Any]:
         return {"A": -pair["A"], "B": pair["B"][::-1]}
 
-    @netrpc.method("Fail", args=gob.STRING, reply=gob.STRING)
+    @netrpc.method("Fail", args_type=gob.STRING, reply_type=gob.STRING)
     def fail(self, message: str) -> str:
         raise ValueError(message)
 
-    @netrpc.method("BadReply", args=gob.STRING, reply=gob.INT)
+    @netrpc.method("BadReply", args_type=gob.STRING, reply_type=gob.INT)
     def bad_reply(self, message: str) -> object:
         return message  # not an int: the reply cannot be encoded
 
-    @netrpc.method("Wait", args=gob.STRING, reply=gob.STRING)
+    @netrpc.method("Wait", args_type=gob.STRING, reply_type=gob.STRING)
     def wait(self, tag: str) -> str:
         assert self.release.wait(SAFETY)
         return tag
@@ -75,7 +83,7 @@ class Service:
 
 
 class AsyncService:
-    @netrpc.method("Twice", args=gob.INT, reply=gob.INT)
+    @netrpc.method("Twice", args_type=gob.INT, reply_type=gob.INT)
     async def twice(self, n: int) -> int:
         await asyncio.sleep(0)
         return 2 * n
@@ -96,7 +104,10 @@ def serve(server: Session, impl: object, dispatcher: Dispatcher | None = None) -
     dispatcher.check(handlers)
 
     def run() -> None:
-        stream = server.accept_stream()
+        try:
+            stream = server.accept_stream()
+        except ConnectionClosedError:
+            return  # the test closed the session before this thread took the stream
         assert stream is not None
         serve_stream(stream, {"Plugin": methods}, handlers, dispatcher)
 
@@ -144,6 +155,74 @@ def test_errors_are_per_call(service: tuple[ClientConn, Service]) -> None:
     assert call(conn, "Plugin.Echo", b"ok", gob.BYTES, gob.BYTES) == b"ok"
 
 
+def test_python_builtins_as_reply_and_args_types(service: tuple[ClientConn, Service]) -> None:
+    conn, _ = service
+    assert call(conn, "Plugin.Echo", b"\x00", bytes, args_type=bytes) == b"\x00"
+    assert call(conn, "Plugin.Swap", {"A": 3, "B": "ab"}, dict, args_type=PAIR) == {
+        "A": -3,
+        "B": "ba",
+    }
+    for value in ("s", 7, -2.5, True, [1, "x"], {"k": [None]}):
+        assert call(conn, "Plugin.Generic", value, type(value), args_type=type(value)) == value
+
+
+def test_a_reply_of_another_type_fails_its_call_at_once(
+    service: tuple[ClientConn, Service],
+) -> None:
+    """Issue 12 #6: ``reply_type=str`` killed the reader thread (AttributeError) and the call
+    waited forever; now it decodes, or fails alone with a GobError, and the stream goes on."""
+    conn, _ = service
+    renamed = gob.Struct("Pair", PAIR.fields)  # another struct, same fields: fine
+    assert call(conn, "Plugin.Swap", {"A": 1, "B": "x"}, renamed, args_type=PAIR)
+    with pytest.raises(GobError, match="decoding into Python str, received remote type"):
+        conn.call_future("Plugin.Echo", b"x", str, args_type=gob.BYTES).result(5)
+    with pytest.raises(GobError, match="no fields"):  # a struct that was never given fields
+        conn.call_future("Plugin.Swap", {"A": 1}, gob.Struct("Later"), args_type=PAIR).result(5)
+
+    class Refuses:
+        def __init__(self, **fields: Any) -> None:
+            raise ValueError("refused")
+
+    refusing = gob.Struct("Pair", PAIR.fields, cls=Refuses)
+    with pytest.raises(GobError, match="refused"):
+        conn.call_future("Plugin.Swap", {"A": 1}, refusing, args_type=PAIR).result(5)
+    assert call(conn, "Plugin.Echo", b"ok", bytes, args_type=bytes) == b"ok"
+
+
+def test_bad_reply_and_args_types_are_refused_before_sending(
+    service: tuple[ClientConn, Service],
+) -> None:
+    conn, _ = service
+    with pytest.raises(TypeError, match="reply type"):
+        conn.call_future("Plugin.Echo", b"x", object, args_type=gob.BYTES)
+    with pytest.raises(TypeError, match="args type"):
+        conn.call_future("Plugin.Echo", b"x", bytes, args_type=object)
+    with pytest.raises(GobEncodeError):
+        conn.call_future("Plugin.Echo", "not bytes", bytes, args_type=bytes)
+    assert call(conn, "Plugin.Echo", b"ok", bytes, args_type=bytes) == b"ok"
+
+
+def test_the_reply_reader_never_dies_with_calls_waiting(
+    service: tuple[ClientConn, Service], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong on the reader thread, every waiting call fails with a typed error
+    at once, and later calls fail at once too, instead of waiting for replies nobody reads."""
+    conn, _ = service
+    waiting = conn.call_future("Plugin.Wait", "never", gob.STRING)
+
+    def bug(self: Any) -> None:
+        raise RuntimeError("a bug in the reply reader")
+
+    monkeypatch.setattr(ClientCodec, "next_reply", bug)
+    trigger = conn.call_future("Plugin.Echo", b"x", gob.BYTES)  # its reply wakes the reader
+    for future in (waiting, trigger):
+        with pytest.raises(ProtocolError, match="a bug in the reply reader"):
+            future.result(5)
+    with pytest.raises(ProtocolError, match="a bug in the reply reader"):
+        conn.call_future("Plugin.Echo", b"y", gob.BYTES).result(5)
+    conn.join(5)
+
+
 def test_calls_overlap_and_finish_out_of_order(service: tuple[ClientConn, Service]) -> None:
     conn, impl = service
     slow = conn.call_future("Plugin.Wait", "slow", gob.STRING)
@@ -177,6 +256,32 @@ def test_many_threads_share_one_client(service: tuple[ClientConn, Service]) -> N
     for t in threads:
         t.join(SAFETY)
     assert sorted(results) == sorted(f"{n}-{i}".encode() for n in range(8) for i in range(25))
+
+
+@pytest.mark.timeout(120)
+def test_threads_sending_new_types_at_once_share_one_stream(
+    service: tuple[ClientConn, Service],
+) -> None:
+    """The stream's type tables (encoder ids and definitions on our side, the decoder's on the
+    server's, both ways) stay consistent when 16 threads each bring a new type in the same
+    instant: the send lock orders them, and each reader learns them in stream order."""
+    conn, _ = service
+    types = [
+        [
+            gob.Struct(f"New{r}x{i}", [("N", gob.INT), (f"F{i}", gob.Slice(gob.STRING))])
+            for i in range(16)
+        ]
+        for r in range(8)
+    ]
+
+    def work(r: int, i: int) -> tuple[Any, dict[str, Any]]:
+        value: dict[str, Any] = {"N": r * 100 + i, f"F{i}": [str(i)] * i}
+        return call(conn, "Plugin.Generic", value, dict, args_type=types[r][i]), value
+
+    results = succeeded(collide(work, rounds=len(types), timeout=SAFETY * 4))
+    for row in results:
+        for got, sent in row:
+            assert got == sent
 
 
 def test_big_values_cross_the_window(service: tuple[ClientConn, Service]) -> None:
@@ -307,7 +412,7 @@ def test_broker_close_wakes_accept(sessions: tuple[Session, Session]) -> None:
 
 def test_compile_service_names_and_overrides() -> None:
     class Base:
-        @netrpc.method("Get", args=gob.STRING, reply=gob.STRING)
+        @netrpc.method("Get", args_type=gob.STRING, reply_type=gob.STRING)
         def get(self, key: str) -> str:
             return "base"
 
@@ -316,7 +421,7 @@ def test_compile_service_names_and_overrides() -> None:
             return True
 
     class Child(Base):
-        @netrpc.method("Get", args=gob.STRING, reply=gob.STRING)
+        @netrpc.method("Get", args_type=gob.STRING, reply_type=gob.STRING)
         def get(self, key: str) -> str:
             return "child"
 
@@ -345,11 +450,14 @@ def test_compile_service_refuses_empty_and_duplicate_services() -> None:
 def test_plugin_wrapper_both_sides() -> None:
     impl = Service()
     plugin: netrpc.Plugin[Any] = netrpc.Plugin(impl, client=lambda c: ("typed", c))
-    assert plugin.netrpc_server(None) is impl
-    assert plugin.netrpc_client(None, "raw") == ("typed", "raw")
-    assert netrpc.Plugin().netrpc_client(None, "raw") == "raw"
+    broker: Any = None  # neither side touches the broker here
+    raw: Any = "raw"
+    assert plugin.netrpc_server(broker) is impl
+    assert plugin.netrpc_client(broker, raw) == ("typed", "raw")
+    unwrapped: Any = netrpc.Plugin().netrpc_client(broker, raw)  # no client=: the raw one
+    assert unwrapped == "raw"
     with pytest.raises(PluginError, match="no implementation"):
-        netrpc.Plugin().netrpc_server(None)
+        netrpc.Plugin().netrpc_server(broker)
 
 
 def test_the_plugin_set_decides_the_protocol() -> None:
@@ -363,8 +471,9 @@ def test_the_plugin_set_decides_the_protocol() -> None:
     assert _protocol_of({}) is Protocol.GRPC
     with pytest.raises(ValueError, match="same protocol"):
         _protocol_of({"a": GRPCOnly(), "b": netrpc.Plugin(Service())})
-    with pytest.raises(ValueError, match="neither a gRPC plugin"):
-        _protocol_of({"a": netrpc.Plugin(Service()), "b": object()})
+    with pytest.raises(TypeError, match="neither a gRPC plugin"):  # goplugin.PluginSetError
+        neither: Any = object()
+        _protocol_of({"a": netrpc.Plugin(Service()), "b": neither})
 
 
 def test_unclaimed_knocks_are_closed(

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goplugin.errors import GobEncodeError, GobError, PluginError, ProtocolError, RPCServerError
+from goplugin.errors import (
+    GobEncodeError,
+    GobError,
+    GobTypeError,
+    PluginError,
+    ProtocolError,
+    RPCServerError,
+)
 from goplugin.netrpc import _gob as gob
 from goplugin.netrpc._rpc import (
     CONTROL_SERVICES,
@@ -347,3 +355,168 @@ def test_header_types_are_go_s() -> None:
     assert str(REQUEST) == "rpc.Request" and str(RESPONSE) == "rpc.Response"
     assert gob.default_name(REQUEST) == "net/rpc.Request"
     assert str(EMPTY_STRUCT) == "struct {}"
+
+
+# --- Python types where gob types go (issue 12 #6) ---
+
+PAIR = gob.Struct("Pair", [("A", gob.INT), ("B", gob.STRING)])
+
+
+def _reply_as(go_type: gob.GoType, value: Any, reply_type: Any, then: Any = 5) -> list[Reply]:
+    """One reply of Go type ``go_type`` decoded as ``reply_type``, then an int as ``int``."""
+    client = ClientCodec()
+    client.request("S.M", 1, gob.INT, reply_type)
+    client.request("S.M", 2, gob.INT, int)
+    method = Method(gob.INT, go_type)
+    server = ServerCodec({"S": {"M": method}})
+    client.receive_data(server.respond(Call(0, "S.M", 1, method), value))
+    client.receive_data(server.respond(Call(1, "S.M", 2, Method(gob.INT, gob.INT)), then))
+    got = replies(client)
+    assert got[1] == Reply(1, "S.M", then, None)  # the stream is still in step
+    return got
+
+
+@pytest.mark.parametrize(
+    ("go_type", "value", "py_type"),
+    [
+        (gob.STRING, "hé", str),
+        (gob.BYTES, b"\x00\xff", bytes),
+        (gob.named("Raw", gob.BYTES), b"raw", bytes),
+        (gob.Marshaler("Stamp"), b"opaque", bytes),  # a GobEncoder's bytes, as sent
+        (gob.INT, -3, int),
+        (gob.INT8, -128, int),
+        (gob.UINT64, 2**64 - 1, int),
+        (gob.UINT8, 255, int),
+        (gob.UINTPTR, 1 << 40, int),
+        (gob.FLOAT64, 1.5, float),
+        (gob.FLOAT32, 0.25, float),
+        (gob.BOOL, True, bool),
+        (gob.BOOL, False, bool),
+        (gob.Slice(gob.STRING), ["a", "b"], list),
+        (gob.Slice(gob.INT64), [], list),
+        (gob.Array(gob.INT, 2), [1, 2], list),
+        (gob.SLICE_ANY, [1, "x", None], list),
+        (gob.MAP_STRING_ANY, {"a": 1, "b": [True]}, dict),
+        (gob.Map(gob.INT, gob.STRING), {1: "x"}, dict),
+        (PAIR, {"A": 1, "B": "x"}, dict),
+        (gob.INTERFACE, "inside an interface{}", str),
+        (gob.INTERFACE, {"k": 1.5}, dict),
+    ],
+)
+def test_python_builtins_as_reply_types(go_type: gob.GoType, value: Any, py_type: type) -> None:
+    """A builtin accepts whatever Go type a Go method would reply with for it: ``int`` any
+    int/uint, ``float`` float32/64, ``bytes`` []byte and GobEncoders, ``list`` any slice or
+    array, ``dict`` any map or struct (by field name), the rest their one Go type."""
+    reply = _reply_as(go_type, value, py_type)[0]
+    assert reply.error is None
+    assert reply.value == value and type(reply.value) is py_type
+
+
+@pytest.mark.parametrize(
+    ("go_type", "value", "py_type", "remote"),
+    [
+        (gob.STRING, "x", int, "string"),
+        (gob.INT, 1, str, "int"),
+        (gob.UINT8, 1, bool, "uint"),
+        (gob.BOOL, True, int, "bool"),
+        (gob.INT, 1, float, "int"),
+        (gob.FLOAT64, 1.0, int, "float"),
+        (gob.BYTES, b"x", str, "bytes"),
+        (gob.STRING, "x", bytes, "string"),
+        (gob.COMPLEX128, 1j, float, "complex"),
+        (gob.MAP_STRING_ANY, {"a": 1}, list, "map"),
+        (gob.Slice(gob.INT), [1], dict, "slice"),  # Go names no unnamed type on the wire
+        (PAIR, {"A": 1}, list, "Pair"),
+        (gob.named("Names", gob.Slice(gob.STRING)), ["x"], bytes, "Names"),
+        (gob.INTERFACE, 5, str, "int"),
+        (gob.INTERFACE, None, str, "nil"),
+    ],
+)
+def test_a_reply_that_does_not_fit_a_builtin_fails_only_its_call(
+    go_type: gob.GoType, value: Any, py_type: type, remote: str
+) -> None:
+    reply = _reply_as(go_type, value, py_type)[0]
+    assert reply.value is None and isinstance(reply.error, GobError)
+    message = f"decoding into Python {py_type.__name__}, received .*{remote}"
+    assert re.search(message, str(reply.error)), reply.error
+
+
+@pytest.mark.parametrize(
+    "bad", [object, "string", complex, tuple, set, type(None), list[int], gob.Struct, 5, Reply]
+)
+def test_unusable_reply_types_are_refused_before_anything_is_sent(bad: Any) -> None:
+    client = ClientCodec()
+    with pytest.raises(GobTypeError, match="reply type") as raised:
+        client.request("S.M", 1, gob.INT, bad)
+    assert isinstance(raised.value, TypeError) and isinstance(raised.value, PluginError)
+    assert "gob" in str(raised.value)  # where to look for what to pass instead
+    assert client.pending == frozenset()
+    seq, data = client.request("S.M", 1, gob.INT, gob.INT)
+    assert seq == 0  # the refused call used no seq and sent nothing
+    assert data == ClientCodec().request("S.M", 1, gob.INT, gob.INT)[1]
+
+
+@pytest.mark.parametrize(
+    ("py_type", "value", "go_type"),
+    [
+        (str, "x", gob.STRING),
+        (bytes, b"\x00", gob.BYTES),
+        (int, -5, gob.INT),
+        (float, 2.5, gob.FLOAT64),
+        (bool, True, gob.BOOL),
+        (list, [1, "a"], gob.SLICE_ANY),
+        (dict, {"a": [1]}, gob.MAP_STRING_ANY),
+    ],
+)
+def test_python_builtins_as_args_types(py_type: type, value: Any, go_type: gob.GoType) -> None:
+    """The Go type a builtin stands for is the one an argument of that type is inferred as."""
+    assert ClientCodec().request("S.M", value, py_type) == ClientCodec().request(
+        "S.M", value, go_type
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "args_type", "error"),
+    [
+        (1, object, GobTypeError),
+        (1, "int", GobTypeError),
+        (1, tuple, GobTypeError),
+        ("x", int, GobEncodeError),
+        (1.5, int, GobEncodeError),
+        (object(), None, GobEncodeError),
+        ({"A": object()}, PAIR, GobEncodeError),
+    ],
+)
+def test_bad_args_are_refused_before_anything_is_sent(
+    args: Any, args_type: Any, error: type[Exception]
+) -> None:
+    client = ClientCodec()
+    with pytest.raises(error):
+        client.request("S.M", args, args_type, gob.INT)
+    assert client.pending == frozenset()
+    assert client.request("S.M", 1, int, int) == ClientCodec().request("S.M", 1, gob.INT, gob.INT)
+
+
+def test_descriptors_refuse_python_types_inside() -> None:
+    """``gob.Slice(str)`` is refused where it is written, not later on a reader thread."""
+    with pytest.raises(GobTypeError, match=r"gob\.STRING"):
+        gob.Slice(str)  # type: ignore[arg-type]
+    with pytest.raises(GobTypeError):
+        gob.Map(gob.STRING, int)  # type: ignore[arg-type]
+    with pytest.raises(GobTypeError):
+        gob.Ptr(dict)  # type: ignore[arg-type]
+    with pytest.raises(GobTypeError):
+        gob.Array("x", 2)  # type: ignore[arg-type]
+
+
+def test_a_reply_type_that_cannot_be_compiled_fails_only_its_call() -> None:
+    """A struct never given fields, or a class refusing the decoded fields: that call fails
+    with a GobError and the next reply decodes."""
+
+    class Refuses:
+        def __init__(self, **fields: Any) -> None:
+            raise ValueError("refused")
+
+    for reply_type in (gob.Struct("NoFieldsYet"), gob.Struct("Pair", PAIR.fields, cls=Refuses)):
+        reply = _reply_as(PAIR, {"A": 1, "B": "x"}, reply_type)[0]
+        assert reply.value is None and isinstance(reply.error, GobError), reply

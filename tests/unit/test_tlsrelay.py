@@ -94,12 +94,25 @@ def _exchange(path: str, payload: bytes) -> bytes:
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(path)
         sock.settimeout(20)
-        sender = threading.Thread(target=lambda: (sock.sendall(payload), sock.shutdown(1)))
+        failed: list[OSError] = []
+
+        def send() -> None:
+            try:
+                sock.sendall(payload)
+                sock.shutdown(socket.SHUT_WR)
+            except OSError as exc:  # the relay cut the connection: the caller's OSError
+                failed.append(exc)
+
+        sender = threading.Thread(target=send)
         sender.start()
         chunks = []
-        while data := sock.recv(1 << 20):
-            chunks.append(data)
-        sender.join()
+        try:
+            while data := sock.recv(1 << 20):
+                chunks.append(data)
+        finally:
+            sender.join()
+        if failed:
+            raise failed[0]
     return b"".join(chunks)
 
 
@@ -120,10 +133,14 @@ def test_many_connections_at_once(pair: Any) -> None:
     assert backend.accepted == 8
 
 
+def _reflect(request: bytes, context: grpc.ServicerContext) -> bytes:
+    return request
+
+
 @pytest.fixture
 def grpc_backend(tmp_path: Path) -> Iterator[str]:
     server = grpc.server(futures.ThreadPoolExecutor(2))
-    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(_reflect)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),)
     )
@@ -319,7 +336,7 @@ def test_a_peer_other_than_the_pinned_one_is_cut_off(
 def test_dial_uses_grpcio_tls_between_python_peers(tmp_path: Path) -> None:
     host, plugin = generate_identity("P-256"), generate_identity("P-384")
     server = grpc.server(futures.ThreadPoolExecutor(2))
-    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(_reflect)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),)
     )
@@ -340,7 +357,8 @@ def test_dial_uses_grpcio_tls_between_python_peers(tmp_path: Path) -> None:
             grpc.secure_channel(intruder.target, intruder.credentials, intruder.options) as ch,
             pytest.raises(grpc.RpcError),
         ):
-            ch.unary_unary(ECHO)(b"x", timeout=3)
+            intruding: grpc.UnaryUnaryMultiCallable[bytes, bytes] = ch.unary_unary(ECHO)
+            intruding(b"x", timeout=3)
     finally:
         server.stop(0)
 

@@ -11,12 +11,16 @@
 //	unary N           N small calls one after another      -> {"lat_ns":[...]}
 //	echo SIZE N       N Streamer.Echo calls of SIZE bytes   -> {"lat_ns":[...]}
 //	bidi N SIZE       one Exchange stream of N messages     -> {"elapsed_ns":...}
+//	gen N SIZE        one Generate stream of N messages     -> {"elapsed_ns":...}
 //	conc C N          N calls, C in flight                  -> {"elapsed_ns":..., "lat_ns":[...]}
 //	launch            new client, first call done, kill     -> {"first_call_ns":...}
 //	scale N           N plugins launched, called, killed    -> {"wall_ns":..., "rss_*":...}
 //	scalec N          the same, all N at once (goroutines)  -> {"wall_ns":..., "rss_*":...}
 //	pingpong N SIZE   raw unix socketpair round trips       -> {"lat_ns":[...]}
 //	quit
+//
+// With a plugin loaded, every reply also carries "plugin_cpu_ns": the CPU time the plugin
+// process (all its threads) used during the command.
 package main
 
 import (
@@ -82,7 +86,7 @@ func main() {
 
 func (h *host) dispatch(cmd string, args []int) (reply, error) {
 	need := map[string]int{
-		"unary": 1, "echo": 2, "bidi": 2, "conc": 2, "launch": 0, "scale": 1, "scalec": 1, "pingpong": 2,
+		"unary": 1, "echo": 2, "bidi": 2, "gen": 2, "conc": 2, "launch": 0, "scale": 1, "scalec": 1, "pingpong": 2,
 	}
 	n, known := need[cmd]
 	if !known {
@@ -91,6 +95,21 @@ func (h *host) dispatch(cmd string, args []int) (reply, error) {
 	if len(args) != n {
 		return nil, fmt.Errorf("%s takes %d numbers", cmd, n)
 	}
+	pid := 0
+	if h.client != nil {
+		if rc := h.client.ReattachConfig(); rc != nil {
+			pid = rc.Pid
+		}
+	}
+	cpuBefore := pluginCPUNanos(pid)
+	out, err := h.run(cmd, args)
+	if cpuAfter := pluginCPUNanos(pid); err == nil && cpuBefore >= 0 && cpuAfter >= 0 {
+		out["plugin_cpu_ns"] = cpuAfter - cpuBefore
+	}
+	return out, err
+}
+
+func (h *host) run(cmd string, args []int) (reply, error) {
 	switch cmd {
 	case "unary":
 		return h.unary(args[0])
@@ -98,6 +117,8 @@ func (h *host) dispatch(cmd string, args []int) (reply, error) {
 		return h.echo(args[0], args[1])
 	case "bidi":
 		return h.bidi(args[0], args[1])
+	case "gen":
+		return h.gen(args[0], args[1])
 	case "conc":
 		return h.conc(args[0], args[1])
 	case "launch":

@@ -128,3 +128,24 @@ func (h *host) conc(c, n int) (reply, error) {
 	}
 	return reply{"elapsed_ns": elapsed, "lat_ns": lat}, nil
 }
+
+// gen reads one Generate stream of n events of a size-byte blob (server streaming).
+func (h *host) gen(n, size int) (reply, error) {
+	if h.streamer == nil {
+		return nil, fmt.Errorf("gen needs the streaming contract")
+	}
+	req := &streaming.GenerateRequest{Count: uint64(n), BlobSize: uint32(size)}
+	start := time.Now()
+	got := 0
+	for _, err := range h.streamer.Generate(context.Background(), req) {
+		if err != nil {
+			return nil, err
+		}
+		got++
+	}
+	elapsed := time.Since(start).Nanoseconds()
+	if got != n {
+		return nil, fmt.Errorf("generate sent %d of %d events", got, n)
+	}
+	return reply{"elapsed_ns": elapsed, "count": got}, nil
+}

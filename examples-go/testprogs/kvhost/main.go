@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -204,6 +206,17 @@ func run(client *plugin.Client, args []string, hold time.Duration) error {
 			}
 			fmt.Printf("value=%s\n", value)
 			args = args[2:]
+		case "call":
+			// call METHOD HEX: any KV method name with any request bytes; prints the status
+			// (for the plugin-side bad-input tests) and goes on.
+			req, err := hex.DecodeString(args[2])
+			if err != nil {
+				return err
+			}
+			_, err = store.invoke(args[1], req)
+			st := status.Convert(err)
+			fmt.Printf("call %s: code=%s desc=%q\n", args[1], st.Code(), st.Message())
+			args = args[3:]
 		case "ping":
 			if err := rpc.Ping(); err != nil {
 				return err

@@ -31,6 +31,9 @@ class BrokerState:
     run on different threads."""
 
     def __init__(self) -> None:
+        # _early, _waiting, _knock_handlers and closed: read and written only under _lock, by
+        # the receive loop, dialers, acceptors and close(); handlers and futures are called
+        # outside it (they may send, which must not wait for us).
         self._lock = threading.Lock()
         self._early: dict[int, tuple[float, ConnInfo]] = {}
         self._waiting: dict[int, Future[ConnInfo]] = {}

@@ -11,14 +11,17 @@ import os
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._handshake import HandshakeConfig, Protocol, host_environment
 from ._internal import MAX_MESSAGE_SIZE
+from ._pluginset import check_plugin_sets
+from .errors import PluginError
 
-__all__ = ["ClientConfig", "make_config"]
+if TYPE_CHECKING:
+    from .plugin import GRPCPlugin, NetRPCPlugin, PluginSet
 
-PluginSet = Mapping[str, Any]
+__all__ = ["ClientConfig", "make_config", "plugin_in_set"]
 
 
 @dataclass
@@ -116,6 +119,7 @@ def make_config(
     if not sets:
         # A host that only wants the raw channel still offers its protocol version.
         sets[handshake.protocol_version] = {}
+    check_plugin_sets(sets, host=True)
     if min_port > max_port:
         raise ValueError(f"min_port ({min_port}) must not exceed max_port ({max_port})")
     if logger is None:
@@ -138,4 +142,27 @@ def make_config(
         grpc_options=list(grpc_options),
         min_port=min_port,
         max_port=max_port,
+    )
+
+
+def plugin_in_set(
+    plugins: PluginSet, wanted: str | GRPCPlugin[Any, Any] | NetRPCPlugin[Any], version: int
+) -> tuple[str, GRPCPlugin[Any, Any] | NetRPCPlugin[Any] | None]:
+    """What ``dispense(wanted)`` dispenses: a name and its plugin object (None when the set has
+    no such name: net/rpc still asks the plugin), or the name a plugin object has in the set."""
+    if isinstance(wanted, str):
+        return wanted, plugins.get(wanted)
+    names = [name for name, plugin in plugins.items() if plugin is wanted]
+    if len(names) == 1:
+        return names[0], wanted
+    what = f"dispense(): this {type(wanted).__name__}"
+    if names:
+        raise PluginError(
+            f"{what} is in the plugin set of version {version} under several names "
+            f"({', '.join(map(repr, names))}): dispense it by name"
+        )
+    known = ", ".join(map(repr, sorted(plugins))) or "nothing"
+    raise PluginError(
+        f"{what} is not in the plugin set of the negotiated version {version} (it has "
+        f"{known}): pass the object given to PluginClient(plugins=...), or a name"
     )

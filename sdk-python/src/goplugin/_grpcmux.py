@@ -50,6 +50,8 @@ class GRPCMuxer:
         self._server = server
         self._socket_dir = socket_dir
         self._session: Future[Session] = Future()
+        # _knocked, _backends, _listeners, _closed: under _lock (the broker's receive loop
+        # adds knocks and backends, the accept loop takes knocks, bridge() and close() listeners).
         self._lock = threading.Lock()
         self._knocked: deque[int] = deque()
         self._backends: dict[int, str] = {}

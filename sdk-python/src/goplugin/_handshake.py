@@ -10,10 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from .errors import HandshakeError, IncompatibleVersionError, UnsupportedProtocolError
+from .errors import (
+    HandshakeError,
+    IncompatibleVersionError,
+    MagicCookieError,
+    UnsupportedProtocolError,
+)
 
 __all__ = [
     "CORE_PROTOCOL_VERSION",
@@ -25,14 +31,18 @@ __all__ = [
     "ENV_PROTOCOL_VERSIONS",
     "ENV_UNIX_SOCKET_DIR",
     "ENV_UNIX_SOCKET_GROUP",
+    "NOT_A_PLUGIN",
     "Handshake",
     "HandshakeConfig",
     "Protocol",
     "check_handshake",
     "host_environment",
+    "magic_cookie_mismatch",
     "negotiate_plugin_version",
     "parse_go_bool",
+    "parse_go_int",
     "parse_handshake",
+    "quote",
 ]
 
 #: go-plugin's ``CoreProtocolVersion``: the version of the handshake itself, always 1.
@@ -50,6 +60,29 @@ ENV_DEBUG = "GOPLUGIN_DEBUG"
 
 # Go parses the certificate field only when it is longer than this (client.go).
 _CERT_FIELD_MIN_LEN = 50
+
+# How much of a line or field an error message quotes: a garbage line may be 64 KiB long.
+_QUOTED_CHARS = 200
+
+# go-plugin's first line when the cookie is wrong (server.go), which our plugins print too, and
+# the line a goplugin Python plugin adds when a host launched it (see _serveconfig.py).
+NOT_A_PLUGIN = "This binary is a plugin. These are not meant to be executed directly."
+_EXPECTS_COOKIE = re.compile(r"this plugin expects the magic cookie ([^=\s]+)=(\S*)")
+
+_GO_HINT = (
+    "This usually means the plugin was not compiled for this architecture, "
+    "the plugin is missing dynamic-link libraries necessary to run, "
+    "or it is not a go-plugin plugin"
+)
+_PYTHON_HINT = (
+    "The plugin is a Python program that wrote to stdout before goplugin.serve() printed the "
+    "handshake line: before serve(), send output to sys.stderr or use logging instead of "
+    "print() (once serve() runs, print() reaches the host's log)"
+)
+
+# strconv.Atoi: an optional sign and ASCII digits, nothing else (no spaces, no underscores).
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_INT64_MAX = (1 << 63) - 1
 
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
@@ -94,8 +127,12 @@ class Handshake:
     protocol: Protocol
     #: DER bytes of the plugin's server certificate (AutoMTLS), or ``None``.
     server_cert: bytes | None = None
-    #: The 7th field: ``None`` when absent, else whether the plugin multiplexes the broker.
+    #: The 7th field: ``None`` when absent (or not a Go bool), else whether the plugin
+    #: multiplexes the broker.
     multiplex: bool | None = None
+    #: The 7th field as written, when there is one: a host that asked for multiplexing
+    #: refuses a field that is not a Go bool; any other host ignores the field, as Go does.
+    multiplex_field: str | None = field(default=None, compare=False, repr=False)
 
     def format(self) -> str:
         """The line exactly as Go's ``plugin.Serve`` prints it (without the newline)."""
@@ -108,7 +145,9 @@ class Handshake:
             self.protocol.value,
             cert,
         ]
-        if self.multiplex is not None:
+        if self.multiplex_field is not None:
+            fields.append(self.multiplex_field)
+        elif self.multiplex is not None:
             fields.append("true" if self.multiplex else "false")
         return "|".join(fields)
 
@@ -127,11 +166,24 @@ def parse_go_bool(text: str) -> bool:
     raise ValueError(f"invalid boolean {text!r}")
 
 
-def parse_handshake(line: str | bytes) -> Handshake:
+def quote(text: str, limit: int = _QUOTED_CHARS) -> str:
+    """``repr(text)``, of at most ``limit`` characters of it, saying how long it was."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def parse_handshake(line: str | bytes, *, python_plugin: bool = False) -> Handshake:
     """Parse a handshake line, raising :class:`HandshakeError` for anything Go would refuse.
 
-    Like Go, surrounding whitespace is ignored, the protocol defaults to ``netrpc`` when the
-    field is absent, and the certificate field is read only when it is longer than 50 chars.
+    Like go-plugin's host (client.go ``Start``): surrounding whitespace is ignored; integers
+    are ``strconv.Atoi``'s (a sign and ASCII digits only); the protocol defaults to ``netrpc``
+    only when the field is absent (an empty one is refused); a TCP address needs a numeric
+    port; the certificate field is read only when it is longer than 50 characters, and must
+    then be unpadded standard base64 of a DER certificate. The 7th field is kept as written
+    and judged by :func:`check_handshake`, and only for a host that asked for multiplexing.
+    Messages quote at most 200 characters of the line. ``python_plugin`` picks the hint for a
+    line that is no handshake at all: a stray ``print()`` rather than a foreign binary.
     """
     if isinstance(line, bytes):
         try:
@@ -144,10 +196,8 @@ def parse_handshake(line: str | bytes) -> Handshake:
     parts = text.split("|")
     if len(parts) < 4:
         raise HandshakeError(
-            f"Unrecognized remote plugin message: {text!r}\n"
-            "This usually means the plugin was not compiled for this architecture, "
-            "the plugin is missing dynamic-link libraries necessary to run, "
-            "or it is not a go-plugin plugin",
+            f"Unrecognized remote plugin message: {quote(text)}\n"
+            + (_PYTHON_HINT if python_plugin else _GO_HINT),
             line=text,
         )
     core = _parse_int(parts[0], "core protocol version", text)
@@ -163,45 +213,96 @@ def parse_handshake(line: str | bytes) -> Handshake:
     app = _parse_int(parts[1], "app protocol version", text)
     network, address = parts[2], parts[3]
     if network not in ("unix", "tcp"):
-        raise HandshakeError(f"unknown address type: {network}:{address}", line=text)
+        raise HandshakeError(f"unknown address type: {quote(f'{network}:{address}')}", line=text)
     if not address:
         raise HandshakeError("the plugin announced an empty address", line=text)
-    proto_text = parts[4] if len(parts) > 4 and parts[4] else Protocol.NETRPC.value
+    if network == "tcp":
+        _check_tcp_address(address, text)
+    proto_text = parts[4] if len(parts) > 4 else Protocol.NETRPC.value
     try:
         protocol = Protocol(proto_text)
     except ValueError:
         raise UnsupportedProtocolError(
-            f"unsupported plugin protocol {proto_text!r}", line=text
+            f"unsupported plugin protocol {quote(proto_text)}", line=text
         ) from None
     cert: bytes | None = None
     if len(parts) > 5 and len(parts[5]) > _CERT_FIELD_MIN_LEN:
         cert = _decode_cert(parts[5], text)
     multiplex: bool | None = None
+    mux_field: str | None = None
     if len(parts) > 6:
+        mux_field = parts[6]
         try:
-            multiplex = parse_go_bool(parts[6])
+            multiplex = parse_go_bool(mux_field)
         except ValueError:
-            raise HandshakeError(
-                f"error parsing multiplexing support: {parts[6]!r} is not a boolean", line=text
-            ) from None
-    return Handshake(core, app, network, address, protocol, cert, multiplex)
+            multiplex = None
+    return Handshake(core, app, network, address, protocol, cert, multiplex, mux_field)
 
 
-def _parse_int(field: str, what: str, line: str) -> int:
+def parse_go_int(text: str) -> int:
+    """``strconv.Atoi``: an optional sign and ASCII digits, within int64, else ValueError.
+
+    Python's ``int()`` also takes surrounding spaces, underscores and non-ASCII digits, which
+    a Go peer refuses.
+    """
+    if _GO_INT.fullmatch(text) is None:
+        raise ValueError(f"invalid syntax: {text!r}")
+    value = int(text, 10)
+    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise ValueError(f"value out of range: {text!r}")
+    return value
+
+
+def _parse_int(text: str, what: str, line: str) -> int:
     try:
-        return int(field, 10)
+        return parse_go_int(text)
     except ValueError:
-        raise HandshakeError(f"error parsing {what}: {field!r} is not an integer", line=line)
+        raise HandshakeError(
+            f"error parsing {what}: {quote(text)} is not an integer", line=line
+        ) from None
 
 
-def _decode_cert(field: str, line: str) -> bytes:
-    padded = field + "=" * (-len(field) % 4)
+def _check_tcp_address(address: str, line: str) -> None:
+    """Go resolves ``host:port`` (net.SplitHostPort rules) before it accepts the line."""
+    if address.startswith("["):
+        end = address.find("]")
+        rest = address[end + 1 :] if end > 0 else ""
+        if not rest.startswith(":"):
+            raise HandshakeError(f"address {quote(address)}: missing port in address", line=line)
+        port = rest[1:]
+    else:
+        host, colon, port = address.rpartition(":")
+        if not colon:
+            raise HandshakeError(f"address {quote(address)}: missing port in address", line=line)
+        if ":" in host:
+            raise HandshakeError(f"address {quote(address)}: too many colons in address", line=line)
+    if not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise HandshakeError(f"address {quote(address)}: invalid port {quote(port)}", line=line)
+
+
+def _decode_cert(text: str, line: str) -> bytes:
+    # base64.RawStdEncoding: no '=' at all; Go's decoder skips CR and LF.
+    data = text.replace("\r", "").replace("\n", "")
+    if "=" in data:
+        raise HandshakeError(
+            "error parsing server cert: illegal base64 data (padded; Go wants it unpadded)",
+            line=line,
+        )
     try:
-        return base64.b64decode(padded, validate=True)
+        der = base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise HandshakeError(
-            "error parsing server certificate: not raw standard base64", line=line
+            "error parsing server cert: illegal base64 data (not raw standard base64)",
+            line=line,
         ) from None
+    from ._x509 import certificate_curve  # only for hosts that meet a certificate
+    from .errors import TLSError
+
+    try:
+        certificate_curve(der)
+    except (TLSError, ValueError) as exc:
+        raise HandshakeError(f"error parsing server cert: x509: {exc}", line=line) from None
+    return der
 
 
 def check_handshake(
@@ -228,12 +329,48 @@ def check_handshake(
             f"Supported: {[p.value for p in allowed]}",
             line=handshake.format(),
         )
-    if multiplex_requested and handshake.protocol is Protocol.GRPC and not handshake.multiplex:
-        raise HandshakeError(
-            "The host requested gRPC broker multiplexing but the plugin does not support it; "
-            "the plugin needs a newer go-plugin (>= v1.6.0)",
-            line=handshake.format(),
+    if multiplex_requested and handshake.protocol is Protocol.GRPC:
+        raw = handshake.multiplex_field
+        if raw is not None and handshake.multiplex is None:
+            raise HandshakeError(
+                f"error parsing {quote(raw)} as a boolean for gRPC broker multiplexing support",
+                line=handshake.format(),
+            )
+        if not handshake.multiplex:
+            raise HandshakeError(
+                "The host requested gRPC broker multiplexing but the plugin does not support "
+                "it; the plugin needs a newer go-plugin (>= v1.6.0)",
+                line=handshake.format(),
+            )
+
+
+def magic_cookie_mismatch(
+    handshake: HandshakeConfig, stderr_tail: Sequence[str], *, returncode: int | None
+) -> MagicCookieError | None:
+    """The error for a plugin that exited refusing the host's cookie, recognised by go-plugin's
+    "This binary is a plugin" message in its stderr; None for any other early exit."""
+    if not any(line.startswith(NOT_A_PLUGIN) for line in stderr_tail):
+        return None
+    sent = (handshake.magic_cookie_key, handshake.magic_cookie_value)
+    expected: tuple[str, str] | None = None
+    for line in stderr_tail:
+        match = _EXPECTS_COOKIE.search(line)
+        if match is not None:
+            expected = (match[1], match[2])
+    if expected is not None:
+        why = f"the plugin expects {expected[0]}={expected[1]} / host sent {sent[0]}={sent[1]}"
+    else:
+        why = (
+            f"the plugin refused the host's cookie (host sent {sent[0]}={sent[1]}); host and "
+            "plugin must use the same HandshakeConfig (MagicCookieKey, MagicCookieValue)"
         )
+    return MagicCookieError(
+        f"magic cookie mismatch: {why}",
+        sent=sent,
+        expected=expected,
+        returncode=returncode,
+        stderr_tail=stderr_tail,
+    )
 
 
 def host_environment(
@@ -266,15 +403,18 @@ def host_environment(
 
 
 def parse_protocol_versions(value: str) -> tuple[list[int], list[str]]:
-    """``PLUGIN_PROTOCOL_VERSIONS`` → (versions, the entries Go would skip as invalid)."""
+    """``PLUGIN_PROTOCOL_VERSIONS`` → (versions, the entries Go would skip as invalid).
+
+    As go-plugin's ``protocolVersion``: split on commas, each entry ``strconv.Atoi``'d as it
+    stands, so " 3" and "" (from "2,,3") are invalid; an empty variable offers nothing.
+    """
     versions: list[int] = []
     invalid: list[str] = []
+    if not value:
+        return versions, invalid
     for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
         try:
-            versions.append(int(item, 10))
+            versions.append(parse_go_int(item))
         except ValueError:
             invalid.append(item)
     return versions, invalid

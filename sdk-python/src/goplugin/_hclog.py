@@ -11,11 +11,10 @@ plugin's messages at the right level with their fields.
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -25,20 +24,28 @@ __all__ = [
     "StderrLineParser",
     "format_fields",
     "hclog_level_name",
+    "is_hclog_timestamp",
+    "level_from_name",
+    "level_prefix",
+    "render_line",
 ]
 
 #: hclog's Trace level, below DEBUG; registered with :mod:`logging` under the name "TRACE".
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 
-_LEVELS: Mapping[str, int] = {
+# go-hclog's LevelFromString (after TrimSpace and lower-casing): what a line's @level may say.
+_HCLOG_LEVELS: Mapping[str, int] = {
     "trace": TRACE,
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "warn": logging.WARNING,
-    "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+# Names a person may give us (GOPLUGIN_LOG_LEVEL): hclog's, and Python's "warning".
+_LEVELS: Mapping[str, int] = {**_HCLOG_LEVELS, "warning": logging.WARNING}
+# JSON's whitespace, which may surround the object on a line.
+_JSON_SPACE = " \t\r\n"
 _PREFIXES = (
     ("[TRACE]", TRACE),
     ("[DEBUG]", logging.DEBUG),
@@ -50,15 +57,42 @@ _PREFIXES = (
 _PANIC_STARTS = ("panic: ", "fatal error: ", "Traceback (most recent call last):")
 
 
-@dataclass
 class LogEntry:
-    """One stderr line, classified."""
+    """One stderr line, classified. (Not a dataclass: plugins import this module at every
+    launch, and a dataclass costs about a millisecond to create.)"""
 
-    level: int
-    message: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    #: hclog's ``@module`` (the plugin's logger name), when the line carried one.
-    module: str | None = None
+    __slots__ = ("fields", "level", "message", "module")
+
+    def __init__(
+        self,
+        level: int,
+        message: str,
+        fields: dict[str, Any] | None = None,
+        module: str | None = None,
+    ) -> None:
+        self.level = level
+        self.message = message
+        self.fields: dict[str, Any] = {} if fields is None else fields
+        #: hclog's ``@module`` (the plugin's logger name), when the line carried one.
+        self.module = module
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LogEntry):
+            return NotImplemented
+        return (self.level, self.message, self.fields, self.module) == (
+            other.level,
+            other.message,
+            other.fields,
+            other.module,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaced
+
+    def __repr__(self) -> str:
+        return (
+            f"LogEntry(level={self.level!r}, message={self.message!r}, "
+            f"fields={self.fields!r}, module={self.module!r})"
+        )
 
 
 class StderrLineParser:
@@ -82,8 +116,15 @@ class StderrLineParser:
 
 
 def _parse_json(line: str) -> LogEntry | None:
-    if not line.startswith("{"):
+    """The line as go-plugin's host reads hclog JSON (log_entry.go ``parseJSON``), or None
+    when that host would treat it as a plain line."""
+    start = line.lstrip(_JSON_SPACE)[:1]
+    if start != "{":
+        if start == "n" and line.strip(_JSON_SPACE) == "null":
+            return LogEntry(logging.DEBUG, line)  # JSON, of no level: the raw line at debug
         return None
+    import json  # here, not at the top: a plugin's start logs nothing before its handshake
+
     try:
         raw = json.loads(line)
     except ValueError:
@@ -92,28 +133,80 @@ def _parse_json(line: str) -> LogEntry | None:
         return None
     message = raw.pop("@message", "")
     level_name = raw.pop("@level", "")
-    # Dropped, not parsed: the host logs the line when it reads it, as Go's host does with its
-    # own clock. Go's host crashes on non-string values of these three; we read such a line
-    # as plain text instead.
-    stamp = raw.pop("@timestamp", "")
+    # The timestamp is checked, not kept: the host logs the line when it reads it, as Go's
+    # host does with its own clock. A line whose timestamp Go cannot parse is a plain line
+    # there. Go's host crashes on non-string values of these three; we read such a line as
+    # plain text instead.
+    stamp = raw.pop("@timestamp", None)
     if (
         not isinstance(message, str)
         or not isinstance(level_name, str)
-        or not isinstance(stamp, str)
+        or (stamp is not None and not (isinstance(stamp, str) and is_hclog_timestamp(stamp)))
     ):
         return None
-    level = _LEVELS.get(level_name.lower())
+    level = _HCLOG_LEVELS.get(level_name.strip().lower())
     if level is None:
-        # go-hclog's NoLevel: the whole raw line at debug.
+        # go-hclog's NoLevel (and "off"): the whole raw line at debug.
         return LogEntry(logging.DEBUG, line)
     module = raw.pop("@module", None)
     return LogEntry(level, message, raw, module if isinstance(module, str) else None)
+
+
+def level_prefix(line: str, default: int) -> int:
+    """The level a ``[LEVEL]``-prefixed text line asks for, else ``default``."""
+    if line.startswith("["):
+        for prefix, level in _PREFIXES:
+            if line.startswith(prefix):
+                return level
+    return default
+
+
+def render_line(line: str) -> str:
+    """A stderr line as a person reads it: hclog JSON becomes ``LEVEL message: key=value``.
+
+    For error messages (the plugin's stderr tail): a Go plugin's JSON lines carry a timestamp
+    and quoting that bury the message; other lines are returned as they are.
+    """
+    entry = _parse_json(line)
+    if entry is None or entry.message == line:
+        return line
+    name = logging.getLevelName(entry.level)
+    name = "WARN" if name == "WARNING" else name
+    return f"{name} {format_fields(entry.message, entry.fields)}"
+
+
+# hclog's JSON time layout "2006-01-02T15:04:05.000000Z07:00" as Go's time.Parse reads it:
+# the hour may have one digit, the fraction exactly six after "." or ",", the zone "Z" or
+# "+hh:mm"/"-hh:mm"; the numbers are then range-checked.
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{1,2}):([0-9]{2}):([0-9]{2})[.,][0-9]{6}"
+    r"(?:Z|[+-]([0-9]{2}):([0-9]{2}))"
+)
+_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def is_hclog_timestamp(text: str) -> bool:
+    """Whether go-plugin's host can parse ``text`` as an hclog JSON ``@timestamp``."""
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    if not 1 <= month <= 12 or not 1 <= day <= _DAYS[month - 1] or hour > 23:
+        return False
+    if month == 2 and day == 29 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+        return False
+    if minute > 59 or second > 59:
+        return False
+    zone_hour, zone_minute = match.group(7), match.group(8)
+    return zone_hour is None or (int(zone_hour) <= 24 and int(zone_minute) <= 60)
 
 
 def format_fields(message: str, fields: Mapping[str, Any]) -> str:
     """hclog's text form: ``message: key=value key=value``."""
     if not fields:
         return message
+    import json
+
     parts = []
     for key, value in fields.items():
         text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
@@ -121,6 +214,12 @@ def format_fields(message: str, fields: Mapping[str, Any]) -> str:
             text = json.dumps(text)
         parts.append(f"{key}={text}")
     return f"{message}: {' '.join(parts)}"
+
+
+def level_from_name(name: str) -> int | None:
+    """The logging level of an hclog level name (``trace``, ``debug``, ``info``, ``warn``,
+    ``error``; any case), or None."""
+    return _LEVELS.get(name.strip().lower())
 
 
 def hclog_level_name(levelno: int) -> str:
@@ -166,4 +265,6 @@ class HclogJSONFormatter(logging.Formatter):
         )
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info)
+        import json  # imported on the first log line: 1.5 % of a plugin's start otherwise
+
         return json.dumps(out, default=str, ensure_ascii=False)

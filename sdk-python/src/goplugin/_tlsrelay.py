@@ -21,7 +21,6 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from ._mtls import (
     grpcio_can_handle,
     mtls_client,
 )
-from ._sockets import listen_unix
+from ._sockets import listen_unix, private_socket_dir, unique_socket_path
 from ._tlslink import Link
 from .errors import TLSError
 
@@ -94,6 +93,8 @@ class _Relay:
         self.last_error: BaseException | None = None
         self._listener = listener
         self._name = name
+        # _links/_threads: added by the acceptor and connection threads, removed by each
+        # connection thread as it ends, copied by close(); all under _guard.
         self._links: set[Link] = set()
         self._threads: set[threading.Thread] = set()
         self._guard = threading.Lock()
@@ -236,8 +237,15 @@ class TLSClientRelay(_Relay):
         if network not in ("unix", "tcp"):
             raise ValueError(f"unknown network {network!r}")
         self._remote = (network, address)
-        directory = tempfile.mkdtemp(prefix="goplugin_tls") if socket_dir is None else socket_dir
-        self.path = os.path.join(directory, f"relay{os.getpid()}-{id(self):x}.sock")
+        directory = private_socket_dir("goplugin_tls") if socket_dir is None else socket_dir
+        # Named like every other socket: the directory may be a host's socket directory
+        # that a plugin shares, and Go's names are the longest it must have room for.
+        try:
+            self.path = unique_socket_path(directory, "relay")
+        except BaseException:
+            if socket_dir is None:
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
         # Remove the socket (and our directory) on close(), or at the latest when the relay
         # is collected or the interpreter exits: a forgotten relay leaves nothing in /tmp.
         self._remove = weakref.finalize(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._sockets import (
@@ -48,12 +47,32 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: every plugin launch imports this module, and a dataclass
+# costs about a millisecond to create.
+
+
 class TLSPair:
     """Our certificate and key, and the one peer certificate we trust (AutoMTLS)."""
 
+    __slots__ = ("identity", "peer_der")
+
     identity: Identity
     peer_der: bytes
+
+    def __init__(self, identity: Identity, peer_der: bytes) -> None:
+        object.__setattr__(self, "identity", identity)
+        object.__setattr__(self, "peer_der", peer_der)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"TLSPair is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TLSPair):
+            return NotImplemented
+        return (self.identity, self.peer_der) == (other.identity, other.peer_der)
+
+    def __hash__(self) -> int:
+        return hash((self.identity, self.peer_der))
 
     def grpcio_can_handle(self) -> bool:
         from ._mtls import grpcio_can_handle
@@ -61,29 +80,41 @@ class TLSPair:
         return grpcio_can_handle(self.identity.cert_der, self.peer_der)
 
 
-@dataclass
 class Listener:
     """An announced gRPC listener: ``network``/``address`` go into handshakes and ConnInfos."""
 
-    network: str
-    address: str
-    _cleanup: list[Callable[[], None]] = field(default_factory=list)
+    __slots__ = ("_cleanup", "address", "network")
+
+    def __init__(
+        self, network: str, address: str, _cleanup: list[Callable[[], None]] | None = None
+    ) -> None:
+        self.network = network
+        self.address = address
+        self._cleanup: list[Callable[[], None]] = [] if _cleanup is None else _cleanup
 
     def close(self) -> None:
         while self._cleanup:
             self._cleanup.pop()()
 
 
-@dataclass
 class Endpoint:
     """How grpcio reaches a peer: ``secure_channel(target, credentials, options + ...)`` when
     ``credentials`` is set, else ``insecure_channel(target, ...)``; :meth:`close` after the
     channel."""
 
-    target: str
-    credentials: grpc.ChannelCredentials | None = None
-    options: list[tuple[str, Any]] = field(default_factory=list)
-    _close: Callable[[], None] | None = None
+    __slots__ = ("_close", "credentials", "options", "target")
+
+    def __init__(
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: list[tuple[str, Any]] | None = None,
+        _close: Callable[[], None] | None = None,
+    ) -> None:
+        self.target = target
+        self.credentials = credentials
+        self.options: list[tuple[str, Any]] = [] if options is None else options
+        self._close = _close
 
     @property
     def closes_something(self) -> bool:
@@ -118,6 +149,10 @@ def listen(
     Follows go-plugin's serverListener rules: a unix socket in ``socket_dir`` (joining
     ``group`` with mode 0660 if given), or TCP on 127.0.0.1 in ``port_range``.
     """
+    from ._engines import PureServer
+
+    if isinstance(server, PureServer):
+        return _listen_pure(server, network, socket_dir, tls, port_range, group)
     if tls is None or tls.grpcio_can_handle():
         return _listen_grpcio(server, network, socket_dir, tls, port_range, group)
     return _listen_relayed(server, network, socket_dir, tls, port_range, group)
@@ -200,6 +235,7 @@ def _bind_socket(
 ) -> tuple[socket.socket, Listener]:
     """A listening Python socket at the address go-plugin's rules give (for relays and the
     multiplexing muxer, which accept connections themselves instead of grpcio)."""
+    failure: OSError | None = None
     for _, address in _candidates(network, socket_dir, port_range):
         cleanup: list[Callable[[], None]] = []
         try:
@@ -218,11 +254,31 @@ def _bind_socket(
                 host, _, port = address.rpartition(":")
                 sock = socket.create_server((host, int(port)))
                 address = f"127.0.0.1:{sock.getsockname()[1]}"
-        except OSError:
+        except OSError as exc:
+            failure = exc
             continue
         cleanup.append(sock.close)
         return sock, Listener(network, address, cleanup)
-    raise _bind_error(network)
+    raise _bind_error(network) from failure
+
+
+def _listen_pure(
+    server: Any,
+    network: str,
+    socket_dir: str,
+    tls: TLSPair | None,
+    port_range: tuple[int, int],
+    group: str | None,
+) -> Listener:
+    """The pure engine accepts on a socket of ours and does TLS with OpenSSL itself: no relay."""
+    sock, listener = _bind_socket(network, socket_dir, port_range, group)
+    if tls is None:
+        server.add_listening_socket(sock, None)
+    else:
+        from ._mtls import mtls_server
+
+        server.add_listening_socket(sock, mtls_server(tls.identity, tls.peer_der))
+    return listener
 
 
 def _listen_relayed(
@@ -238,10 +294,10 @@ def _listen_relayed(
 
     private = private_socket_dir("goplugin_tls")
     backend = os.path.join(private, "grpc.sock")
-    server.add_insecure_port("unix:" + backend)
     try:
+        server.add_insecure_port("unix:" + backend)
         sock, listener = _bind_socket(network, socket_dir, port_range, group)
-    except OSError:
+    except BaseException:
         _rmtree(private)
         raise
     relay = TLSServerRelay(sock, mtls_server(tls.identity, tls.peer_der), backend)
@@ -317,11 +373,14 @@ def listen_socket(
 
     private = private_socket_dir("goplugin_tls")
     backend = os.path.join(private, "rpc.sock")
-    inner = listen_unix(backend)
     try:
-        outer, listener = _bind_socket(network, socket_dir, port_range, group)
-    except OSError:
-        inner.close()
+        inner = listen_unix(backend)
+        try:
+            outer, listener = _bind_socket(network, socket_dir, port_range, group)
+        except BaseException:
+            inner.close()
+            raise
+    except BaseException:
         _rmtree(private)
         raise
     relay = TLSServerRelay(outer, mtls_server(tls.identity, tls.peer_der), backend)

@@ -14,7 +14,7 @@ import stat
 import threading
 from collections.abc import Callable
 
-__all__ = ["watch_host"]
+__all__ = ["host_is_gone", "watch_host"]
 
 _POLL_INTERVAL_MS = 250
 
@@ -25,6 +25,17 @@ def _is_pipe_or_socket(fd: int) -> bool:
     except OSError:
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def host_is_gone(parent: int, *, stdout_fd: int = 1) -> bool:
+    """Whether the host is gone now: our stdout pipe lost its reader, or we were re-parented."""
+    if os.getppid() != parent:
+        return True
+    if not hasattr(select, "poll") or not _is_pipe_or_socket(stdout_fd):
+        return False
+    poller = select.poll()
+    poller.register(stdout_fd, select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def watch_host(on_gone: Callable[[], None], *, stdout_fd: int = 1) -> threading.Event:

@@ -10,79 +10,117 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 import grpc
 
 from .. import _process
-from .._clientconfig import make_config
-from .._handshake import (
-    CORE_PROTOCOL_VERSION,
-    Handshake,
-    HandshakeConfig,
-    Protocol,
-    check_handshake,
-    parse_handshake,
-)
+from .._clientconfig import make_config, plugin_in_set
+from .._handshake import Handshake, HandshakeConfig, Protocol
+from .._lifecycle import Do, Lifecycle, Op, State
+from .._output import PluginOutput
 from .._reattach import ReattachConfig
-from .._sockets import connect, private_socket_dir
-from .._transport import TLSPair
 from ..errors import (
+    ClientClosedError,
+    NotStartedError,
     PluginError,
     PluginExitedError,
-    ProcessNotFoundError,
-    StartTimeoutError,
-    TLSError,
+    RPCTimeoutError,
 )
 from ._backend import AsyncGuardedChannel, Lock, wait_future
 from .grpc_client import GRPCClient
+from .guard import CallGuard
+from .launch import attach, launch, open_connection
 
 if TYPE_CHECKING:
     from .._checksum import SecureConfig
-    from .._mtls import Identity
-    from ..errors import ProtocolError
+    from .._transport import TLSPair
+    from ..plugin import AsyncGRPCPluginFor, GRPCPlugin, NetRPCClient, NetRPCPlugin, PluginSet
     from .broker import GRPCBroker
-    from .rpc_client import RPCClient
+    from .rpc_client import AsyncClient, RPCClient
 
 __all__ = ["PluginClient"]
 
-_log = logging.getLogger("goplugin.client")
-
-# Status codes with which a call fails when the plugin's end of the connection goes away.
-_TRANSPORT_FAILURES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.INTERNAL,
-    }
-)
-# How long a failed call waits to learn whether the process is dying: the connection breaks a
-# moment before the kernel reports the exit.
-_EXIT_GRACE = 1.0
-# What grpc core says when the transport (not the plugin's code) failed.
-_CONNECTION_LOST = re.compile(
-    r"Socket closed|Connection reset|Connection refused|Broken pipe|failed to connect|"
-    r"Stream removed|GOAWAY|recvmsg|sendmsg|[Tt]ransport|EOF|No such file",
-)
+# How long kill() waits for the plugin's last lines to reach the log handlers: a moment, so that
+# a slow handler (they run on a dispatcher thread) cannot hold up a kill.
+_LOG_FLUSH_WAIT = 0.25
 
 Process = _process.PluginProcess | _process.AttachedProcess
+T = TypeVar("T")
 
 
 class PluginClient:
     """A host's handle on one plugin process (go-plugin's ``plugin.Client``).
 
-    ``start()`` launches the plugin and reads its handshake (or, with ``reattach``, connects
-    to a plugin that is already running); ``dispense(name)`` returns the client object of a
-    plugin in the negotiated set; ``kill()`` stops it the way Go does (GRPCController.Shutdown
-    or net/rpc's Control.Quit, up to ``kill_timeout`` to exit, then SIGKILL). As a context
-    manager it starts on entry and kills on exit. Launched plugins are also killed at
-    interpreter exit and on SIGTERM.
+    ``start()`` launches the plugin, reads its handshake and checks that it answers (or, with
+    ``reattach``, connects to a plugin that is already running); ``dispense(name)`` returns
+    the client object of a plugin in the negotiated set; ``kill()`` stops it the way Go does
+    (GRPCController.Shutdown or net/rpc's Control.Quit, up to ``kill_timeout`` to exit, then
+    SIGKILL). As a context manager it starts on entry and kills on exit. Launched plugins are
+    also killed at interpreter exit and on SIGTERM.
+
+    A client runs one plugin process once. What each operation does in each state of that life
+    (``client.state``) is one table, ``goplugin._lifecycle.TABLE``, documented in
+    docs/lifecycle.md: every failure is a :mod:`goplugin.errors` type.
+    Nothing happens before ``start()``: constructing a client only checks the arguments.
+
+    Args:
+        cmd: The plugin's command line: a list of arguments, a path, or a string that is split
+            like a shell would unless it names an existing file. Exactly one of ``cmd`` and
+            ``reattach`` is given.
+        handshake: Must match the plugin's own ``HandshakeConfig``: the magic cookie is how
+            the plugin knows a host started it, and ``protocol_version`` is the app protocol
+            version offered when ``plugins`` is used.
+        plugins: The plugin set for ``handshake.protocol_version``: name -> plugin object (a
+            generated ``...Plugin()``, or a :class:`goplugin.netrpc.Plugin`). ``dispense(name)``
+            looks names up here. Leave it out to use only ``grpc_channel`` (or net/rpc
+            dispensing by name).
+        versioned_plugins: Plugin sets per app protocol version, for a host that speaks several
+            (go-plugin's ``VersionedPlugins``); the highest version the plugin also speaks wins
+            (``negotiated_version``). May be combined with ``plugins``.
+        reattach: Connect to a plugin that is already running (printed by a plugin in debug
+            mode, or ``reattach_config`` of another client) instead of launching one.
+        checksum: Refuse to launch a binary whose digest differs (``SecureConfig``); raises
+            :class:`~goplugin.errors.ChecksumError`. Not with ``reattach``.
+        auto_mtls: go-plugin's AutoMTLS: a fresh certificate per launch, TLS both ways, each
+            side pinning the other's certificate. Default (None): on where plugins listen on
+            TCP (Windows), off on unix sockets, whose private 0700 directory keeps other users
+            out already.
+        multiplex: Ask the plugin to multiplex brokered connections over its one connection
+            (``PLUGIN_MULTIPLEX_GRPC``); an error if the plugin cannot. Default False.
+        start_timeout: Seconds to wait for the handshake line before the plugin is killed and
+            :class:`~goplugin.errors.StartTimeoutError` raised. Default 60 s, go-plugin's
+            ``StartTimeout``: generous for slow machines and first runs; lower it where a hung
+            plugin must be noticed quickly.
+        kill_timeout: Seconds ``kill()`` waits for a graceful exit before SIGKILL. Default 2 s,
+            as Go's ``Kill()``.
+        env: Extra environment variables for the plugin, on top of this process's environment
+            (or instead of it, with ``skip_host_env``). go-plugin's own variables (cookie,
+            versions, socket directory) are set after these.
+        skip_host_env: Start the plugin with ``env`` and go-plugin's variables only, not this
+            process's environment (go-plugin's ``SkipHostEnv``). Default False.
+        cwd: The plugin's working directory. Default: this process's.
+        logger: Where the plugin's stderr lines go: hclog JSON lines become records at their
+            level with their fields (``record.plugin_fields``), other lines records at DEBUG.
+            Default: the logger ``goplugin.plugin.<executable name>``.
+        stderr: A text stream that also gets every raw stderr line of the plugin, as written
+            (go-plugin's ``Stderr``). Default None.
+        sync_stdout: A binary stream for what the plugin writes to its stdout after the
+            handshake (GRPCStdio, or net/rpc's stdout stream; go-plugin's ``SyncStdout``).
+            Default None: dropped, as in Go.
+        sync_stderr: The same for the plugin's stderr. Default None: dropped, as in Go.
+        allowed_protocols: The protocols this host accepts (go-plugin's ``AllowedProtocols``):
+            a plugin announcing another one fails with
+            :class:`~goplugin.errors.UnsupportedProtocolError`. Default: gRPC and net/rpc.
+        grpc_options: Extra grpcio channel options, after ours (which lift the message size
+            limits to what go-plugin uses). Default none.
+        min_port: Lowest TCP port a plugin that listens on TCP may use
+            (``PLUGIN_MIN_PORT``). Default 10000, as in Go.
+        max_port: Highest such port (``PLUGIN_MAX_PORT``). Default 25000, as in Go.
     """
 
     def __init__(
@@ -90,8 +128,8 @@ class PluginClient:
         cmd: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None = None,
         *,
         handshake: HandshakeConfig,
-        plugins: Mapping[str, Any] | None = None,
-        versioned_plugins: Mapping[int, Mapping[str, Any]] | None = None,
+        plugins: PluginSet | None = None,
+        versioned_plugins: Mapping[int, PluginSet] | None = None,
         reattach: ReattachConfig | None = None,
         checksum: SecureConfig | None = None,
         auto_mtls: bool | None = None,
@@ -142,14 +180,28 @@ class PluginClient:
         # users could connect; on unix sockets the private 0700 directory keeps them out.
         self._auto_mtls = (os.name == "nt") if auto_mtls is None else auto_mtls
         self._tls: TLSPair | None = None
+        # Held by start() and by kill()'s teardown: waiting for it is waiting for them.
         self._lock = Lock()
+        self._lifecycle = Lifecycle()
         self._process: Process | None = None
+        self._guard = CallGuard(self._lifecycle, lambda: self._process)
         self._handshake: Handshake | None = None
         self._conn: GRPCClient | RPCClient | None = None
         self._socket_dir = ""
-        self._killed = False
+        self._output = PluginOutput(
+            self._config.logger,
+            stderr_copy=stderr,
+            sync_stdout=sync_stdout,
+            sync_stderr=sync_stderr,
+        )
 
     # -- properties ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """Where this client is in its life: created, starting, started, exited, failed,
+        killing or killed (docs/lifecycle.md)."""
+        return self._lifecycle.state
 
     @property
     def pid(self) -> int | None:
@@ -157,8 +209,11 @@ class PluginClient:
         return None if self._process is None else self._process.pid
 
     @property
-    def handshake(self) -> Handshake | None:
-        """The parsed handshake line (None before start)."""
+    def handshake_line(self) -> Handshake | None:
+        """The line the plugin announced itself with, parsed (None before start): its
+        protocol, address, app version, TLS certificate, multiplexing.
+
+        Not ``handshake``: that is what the host passes in (``handshake=HandshakeConfig``)."""
         return self._handshake
 
     @property
@@ -173,8 +228,10 @@ class PluginClient:
 
     @property
     def reattach_config(self) -> ReattachConfig | None:
-        """What another host needs to attach to this plugin (None before start)."""
+        """What another host needs to attach to this plugin (None unless it is running)."""
         hs = self._handshake
+        if self._lifecycle.outcome(Op.REATTACH_CONFIG) is not Do.VALUE:
+            return None
         if hs is None or self._process is None:
             return None
         test = self._reattach.test if self._reattach is not None else False
@@ -184,23 +241,41 @@ class PluginClient:
 
     @property
     def grpc_channel(self) -> AsyncGuardedChannel:
-        """A grpcio channel to the plugin; its calls raise PluginExitedError if it dies."""
-        return self._grpc().channel
+        """A grpcio channel to the plugin; its calls fail with goplugin's typed errors."""
+        return self._grpc(Op.CHANNEL).channel
 
     @property
     def broker(self) -> GRPCBroker:
         """The connection's GRPCBroker, for callbacks between host and plugin."""
-        return self._grpc().broker
+        return self._grpc(Op.CHANNEL).broker
 
-    def _grpc(self) -> GRPCClient:
-        if not isinstance(self._conn, GRPCClient):
-            raise PluginError("the plugin is not started or does not speak gRPC")
-        return self._conn
+    def _grpc(self, op: Op) -> GRPCClient:
+        conn = self._connection(op)
+        if not isinstance(conn, GRPCClient):
+            raise PluginError("the plugin speaks net/rpc, not gRPC: use dispense()")
+        return conn
 
-    def _connection(self) -> GRPCClient | RPCClient:
-        if self._conn is None:
-            raise PluginError("the plugin is not started")
-        return self._conn
+    def _connection(self, op: Op) -> GRPCClient | RPCClient:
+        """The connection, if ``op`` may use it now; else the table's error."""
+        outcome = self._lifecycle.outcome(op)
+        if outcome in (Do.VALUE, Do.RUN) and self._conn is not None:
+            return self._conn
+        raise self._refusal(op, outcome)
+
+    def _refusal(self, op: Op, outcome: Any) -> PluginError:
+        if outcome is PluginExitedError:
+            proc = self._process
+            return PluginExitedError(
+                f"{op.value}: the plugin has exited",
+                returncode=None if proc is None else proc.returncode,
+                stderr_tail=() if proc is None else proc.stderr_tail(),
+            )
+        if outcome is NotStartedError:
+            return NotStartedError(f"{op.value} needs a started plugin: call start() first")
+        if outcome is ClientClosedError:
+            return self._lifecycle.closed_error(op)
+        # A state that changed between two looks: kill() or an exit right now.
+        return self._lifecycle.closed_error(op)
 
     @property
     def exited(self) -> bool:
@@ -211,9 +286,11 @@ class PluginClient:
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.returncode
 
-    def stderr_tail(self) -> list[str]:
-        """The last lines the plugin wrote to stderr."""
-        return [] if self._process is None else self._process.stderr_tail()
+    @property
+    def stderr_tail(self) -> tuple[str, ...]:
+        """The last lines the plugin wrote to stderr (and printed), readable and bounded, as a
+        :class:`~goplugin.errors.PluginError` carries them."""
+        return tuple(self._output.tail())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -230,213 +307,207 @@ class PluginClient:
         await self.kill()
 
     async def start(self) -> None:
-        """Launch the plugin and complete the handshake. Idempotent, like Go's ``Start``."""
-        async with self._lock:
-            if self._handshake is not None:
+        """Launch the plugin, read its handshake, connect, and check that it answers.
+
+        Returns once the plugin has answered a health check (gRPC's ``grpc.health.v1`` for
+        service "plugin", net/rpc's ``Control.Ping``): all of it within ``start_timeout``.
+        Raises :class:`~goplugin.errors.LaunchError` (the command cannot run),
+        ``StartTimeoutError`` (no handshake in time), ``HandshakeError`` and its subclasses,
+        ``PluginExitedError`` (it exited first), ``PluginUnreachableError`` (nothing answers
+        at the address it announced, within the start timeout), ``TLSError``,
+        ``ChecksumError``; the plugin is then killed and the client is done (``failed``).
+        Idempotent once started, like Go's ``Start``; after ``kill()``, ClientClosedError.
+        """
+        while True:
+            outcome = self._lifecycle.begin_start()
+            if outcome is Do.NOTHING:
                 return
-            if self._killed:
-                raise PluginError("this client was killed; create a new PluginClient")
-            if self._reattach is not None:
-                handshake = self._attach(self._reattach)
-            else:
-                handshake = await self._launch()
+            if outcome is Do.WAIT:  # another thread or task is starting it: its outcome
+                async with self._lock:
+                    pass
+                continue
+            if outcome is not Do.LAUNCH:
+                raise self._refusal(Op.START, outcome)
+            break
+        async with self._lock:
+            if self._lifecycle.state is not State.STARTING:  # kill() got the lock first
+                raise self._lifecycle.closed_error("start() (kill() was called)")
             try:
-                self._connect(handshake)
-            except BaseException:
+                await self._start()
+            except BaseException as exc:
                 await self._force_kill()
+                if isinstance(exc, PluginError) and self._process is not None:
+                    # Now that the process is gone its stderr is complete: the reason is there.
+                    exc.stderr_tail = tuple(self._process.stderr_tail())
+                if not self._lifecycle.start_failed(exc):
+                    raise self._lifecycle.closed_error("start() (kill() was called)") from exc
                 raise
-            self._handshake = handshake
+            exit_future = None if self._process is None else self._process.exited
+            if not self._lifecycle.started(exit_future):
+                raise self._lifecycle.closed_error("start() (kill() was called)")
 
-    async def _launch(self) -> Handshake:
-        config = self._config
-        assert config.cmd is not None
-        cmd = list(config.cmd)
-        if self._checksum is not None:
-            cmd[0] = self._checksum.check(cmd[0])
-        identity = None
-        if self._auto_mtls:
-            from .._mtls import generate_identity
-
-            identity = generate_identity()
-        socket_dir = private_socket_dir("goplugin-")
-        self._socket_dir = socket_dir
-        try:
-            proc = _process.spawn(
-                cmd,
-                env=config.environment(
-                    unix_socket_dir=socket_dir,
-                    multiplex=self._multiplex,
-                    client_cert_pem=None if identity is None else identity.cert_pem.decode(),
-                ),
-                cwd=config.cwd,
-                logger=config.logger,
-                stderr_copy=config.stderr,
-                cleanup_dir=socket_dir,
+    async def _start(self) -> None:
+        deadline = time.monotonic() + self._config.start_timeout
+        if self._reattach is not None:
+            self._process, handshake, self._socket_dir = await attach(
+                self._reattach, self._config.plugin_sets
             )
-        except BaseException:
-            shutil.rmtree(socket_dir, ignore_errors=True)
-            raise
-        self._process = proc
-        try:
-            handshake = await self._read_handshake(proc)
-            self._tls = _pin_plugin(identity, handshake)
-            return handshake
-        except BaseException as exc:
-            await self._force_kill()
-            if isinstance(exc, PluginError):
-                # Now that the process is gone its stderr is complete: the reason is in there.
-                exc.stderr_tail = tuple(proc.stderr_tail())
-            raise
-
-    def _attach(self, reattach: ReattachConfig) -> Handshake:
-        """go-plugin's default ReattachFunc: the pid must exist and the address must answer."""
-        try:
-            # Probe first: a failed reattach then leaves nothing to un-watch.
-            connect(reattach.network, reattach.address, timeout=5.0).close()
-            if reattach.pid > 0:
-                self._process = _process.attach(reattach.pid)
-        except OSError as exc:
-            raise ProcessNotFoundError(
-                f"Reattachment process not found: pid {reattach.pid} at "
-                f"{reattach.network}:{reattach.address} ({exc})"
-            ) from exc
-        self._socket_dir = private_socket_dir("goplugin-")
-        version = reattach.protocol_version or max(self._config.plugin_sets)
-        return Handshake(
-            CORE_PROTOCOL_VERSION, version, reattach.network, reattach.address, reattach.protocol
-        )
-
-    async def _read_handshake(self, proc: _process.PluginProcess) -> Handshake:
-        timeout = self._config.start_timeout
-        deadline = time.monotonic() + timeout
-        try:
-            line = await wait_future(proc.handshake_line, timeout)
-        except TimeoutError:
-            raise StartTimeoutError(timeout) from None
-        except _process.StdoutClosed:
-            try:
-                # Within what is left of the start timeout, not a second one.
-                remaining = max(deadline - time.monotonic(), _EXIT_GRACE)
-                returncode: int | None = await wait_future(proc.exited, remaining)
-                message = "plugin exited before we could connect"
-            except TimeoutError:
-                returncode = None
-                message = "plugin closed its stdout without writing a handshake line"
-            raise PluginExitedError(message, returncode=returncode) from None
-        handshake = parse_handshake(line)
-        check_handshake(
-            handshake,
-            host_versions=self._config.plugin_sets,
-            allowed_protocols=self._config.allowed_protocols,
-            multiplex_requested=self._multiplex,
-        )
-        _log.debug(
-            "plugin %s (pid %d) handshake: %s", self._config.cmd, proc.pid, handshake.format()
-        )
-        return handshake
-
-    def _connect(self, handshake: Handshake) -> None:
-        if handshake.protocol is Protocol.NETRPC:
-            from .rpc_client import RPCClient  # net/rpc's code is only loaded when used
-
-            self._conn = RPCClient(
-                handshake,
-                socket_dir=self._socket_dir,
-                translate_error=self._translate_broken,
-                tls=self._tls,
-                sync_stdout=self._config.sync_stdout,
-                sync_stderr=self._config.sync_stderr,
+        else:
+            handshake, self._tls = await launch(
+                self._config,
+                checksum=self._checksum,
+                auto_mtls=self._auto_mtls,
+                multiplex=self._multiplex,
+                deadline=deadline,
+                output=self._output,
+                adopt=self._adopt,
             )
-            return
-        self._conn = GRPCClient(
+        self._conn = await open_connection(
             handshake,
-            options=self._config.channel_options(),
+            self._config,
             socket_dir=self._socket_dir,
-            translate_error=self._translate_error,
+            guard=self._guard,
             tls=self._tls,
-            sync_stdout=self._config.sync_stdout,
-            sync_stderr=self._config.sync_stderr,
+            deadline=deadline,
+            output=self._output,
         )
+        self._handshake = handshake
 
-    async def _translate_error(self, exc: grpc.RpcError) -> BaseException | None:
-        code = exc.code()
-        if code not in _TRANSPORT_FAILURES:
-            return None
-        details = exc.details() or ""
-        # Wait for the exit only when the connection itself broke: a live plugin may return
-        # UNAVAILABLE as an application error, and that must not cost a second per call.
-        grace = _EXIT_GRACE if _CONNECTION_LOST.search(details) else 0.0
-        return await self._exited_during_call(f"{code.name}: {details}", grace)
+    def _adopt(self, proc: _process.PluginProcess, socket_dir: str) -> None:
+        """The launched process, known to kill() from now on (it looks under this lock)."""
+        with self._lifecycle.lock:
+            self._process, self._socket_dir = proc, socket_dir
+            if self._lifecycle.state is not State.STARTING:
+                proc.kill()
 
-    async def _translate_broken(self, exc: ProtocolError) -> BaseException | None:
-        """net/rpc: a call's stream or session broke; was it the plugin dying?"""
-        return await self._exited_during_call(str(exc), _EXIT_GRACE)
+    @overload
+    async def dispense(self, name: str) -> Any: ...
+    @overload
+    async def dispense(self, name: AsyncGRPCPluginFor[T]) -> T: ...
+    @overload
+    async def dispense(self, name: NetRPCPlugin[NetRPCClient]) -> AsyncClient: ...
+    @overload
+    async def dispense(self, name: NetRPCPlugin[T]) -> T: ...
+    async def dispense(self, name: str | GRPCPlugin[Any, Any] | NetRPCPlugin[Any]) -> Any:
+        """The client object of a plugin of the negotiated set (starts the plugin if needed).
 
-    async def _exited_during_call(self, detail: str, grace: float) -> BaseException | None:
-        proc = self._process
-        if proc is None:
-            return None
-        try:
-            returncode = await wait_future(proc.exited, grace)
-        except TimeoutError:
-            return None
-        return PluginExitedError(
-            f"plugin exited during a call ({detail})",
-            returncode=returncode,
-            stderr_tail=proc.stderr_tail(),
-        )
-
-    async def dispense(self, name: str) -> Any:
-        """The client object for plugin ``name`` of the negotiated set (starts if needed)."""
-        await self.start()
+        ``name`` is the plugin's name in the set, or the plugin object itself, which types the
+        result for mypy, no cast needed: ``dispense(kv_plugin)`` is the generated client class
+        of this flavour, ``dispense(netrpc.Plugin(client=Greeter))`` a ``Greeter``.
+        """
+        conn = await self._ready(Op.DISPENSE)
         assert self._handshake is not None
-        plugin = self._config.plugin_sets.get(self._handshake.app_version, {}).get(name)
-        conn = self._connection()
+        plugin_set = self._config.plugin_sets.get(self._handshake.app_version, {})
+        name, plugin = plugin_in_set(plugin_set, name, self._handshake.app_version)
         if not isinstance(conn, GRPCClient):
             return await conn.dispense(name, plugin)  # net/rpc: the plugin knows its names
         if plugin is None:
-            raise PluginError(f"unknown plugin type: {name}")
+            raise PluginError(self._unknown_plugin(name))
         return conn.dispense(name, plugin)
 
+    def _unknown_plugin(self, name: str) -> str:
+        """go-plugin's message, then what this host could have dispensed instead."""
+        assert self._handshake is not None
+        version = self._handshake.app_version
+        known = sorted(self._config.plugin_sets.get(version, {}))
+        if known:
+            hint = (
+                f"this host's plugin set for version {version} has: {', '.join(map(repr, known))}"
+            )
+        else:
+            hint = (
+                f"this host has no plugin set for version {version}: pass "
+                f"plugins={{{name!r}: ...}} (or versioned_plugins=) to PluginClient"
+            )
+        return f"unknown plugin type: {name} ({hint})"
+
     async def ping(self, timeout: float = 5.0) -> None:
-        """Check that the plugin is alive and serving (go-plugin's ``Ping``)."""
-        await self.start()
-        await self._connection().ping(timeout)
+        """Check that the plugin is alive and serving (go-plugin's ``Ping``; starts if needed).
+
+        Raises PluginExitedError if it died, RPCTimeoutError if it did not answer in
+        ``timeout`` seconds, PluginError if it answered that it is not serving.
+        """
+        conn = await self._ready(Op.PING)
+        try:
+            await conn.ping(timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise RPCTimeoutError(
+                    f"the plugin did not answer a health check within {timeout:g} s"
+                ) from exc
+            raise PluginError(f"health check failed: {exc.code().name}: {exc.details()}") from exc
+
+    async def _ready(self, op: Op) -> GRPCClient | RPCClient:
+        """The connection for ``op``, starting the plugin or waiting for its start first."""
+        while True:
+            outcome = self._lifecycle.outcome(op)
+            if outcome is Do.START_FIRST:
+                await self.start()
+            elif outcome is Do.WAIT:
+                async with self._lock:
+                    pass
+            else:
+                return self._connection(op)
 
     async def kill(self, *, stop_reattached: bool = False) -> None:
-        """Stop the plugin: graceful shutdown first, SIGKILL after ``kill_timeout``.
+        """Stop the plugin: graceful shutdown first, SIGKILL once ``kill_timeout`` has passed.
 
-        Idempotent; a no-op before ``start()``; returns once the process is gone. A plugin this
-        client reattached to is only disconnected from, since we did not start it, unless
+        Idempotent; returns once the process is gone; after it every operation but the
+        properties raises ClientClosedError. Called while ``start()`` runs, it kills the
+        starting process and ``start()`` raises ClientClosedError. A plugin this client
+        reattached to is only disconnected from, since we did not start it, unless
         ``stop_reattached`` is set (and the plugin is not in test mode).
         """
-        async with self._lock:
-            self._killed = True
+        with self._lifecycle.lock:
+            outcome = self._lifecycle.begin_kill()
             proc = self._process
-            if self._reattach is not None and (not stop_reattached or self._reattach.test):
-                await self._disconnect(shutdown=False)
-                self._forget_reattached()
+        if outcome in (Do.NOTHING, Do.FORGET):
+            return
+        if outcome is Do.WAIT_KILL:
+            async with self._lock:
                 return
-            if proc is None:
-                await self._disconnect(shutdown=False)
-                return
-            graceful = False
+        if outcome is Do.ABORT and proc is not None and self._reattach is None:
+            proc.kill()  # start() holds the lock: make it fail now rather than wait for it
+        async with self._lock:
             try:
-                await self._disconnect(shutdown=not proc.exited.done())
-                await wait_future(proc.exited, self._config.kill_timeout)
-                graceful = True
-            except TimeoutError:
-                self._config.logger.warning("plugin failed to exit gracefully")
+                await self._stop(stop_reattached)
             finally:
-                if not graceful:  # timed out, failed, or the kill itself was cancelled
-                    proc.kill()
-            await wait_future(proc.exited, None)
-            self._forget_reattached()
+                self._lifecycle.killed()
 
-    async def _disconnect(self, *, shutdown: bool) -> None:
+    async def _stop(self, stop_reattached: bool) -> None:
+        proc = self._process
+        if self._reattach is not None and (not stop_reattached or self._reattach.test):
+            await self._disconnect(shutdown=False, timeout=self._config.kill_timeout)
+            self._forget_reattached()
+            return
+        if proc is None:
+            await self._disconnect(shutdown=False, timeout=self._config.kill_timeout)
+            return
+        # One budget: the graceful request and the wait for the exit share kill_timeout.
+        deadline = time.monotonic() + self._config.kill_timeout
+        graceful = False
+        try:
+            await self._disconnect(
+                shutdown=not proc.exited.done(), timeout=self._config.kill_timeout
+            )
+            await wait_future(proc.exited, deadline - time.monotonic())
+            graceful = True
+        except TimeoutError:
+            self._config.logger.warning("plugin failed to exit gracefully")
+        finally:
+            if not graceful:  # timed out, failed, or the kill itself was cancelled
+                proc.kill()
+        await wait_future(proc.exited, None)
+        self._forget_reattached()
+        try:  # the last lines the plugin wrote, before kill() returns (as Go's Kill)
+            await wait_future(self._output.flushed(), _LOG_FLUSH_WAIT)
+        except TimeoutError:
+            pass
+
+    async def _disconnect(self, *, shutdown: bool, timeout: float) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await conn.close(shutdown=shutdown, timeout=self._config.kill_timeout)
+            await conn.close(shutdown=shutdown, timeout=timeout)
 
     def _forget_reattached(self) -> None:
         """Stop watching a plugin we did not start, and drop our private socket directory."""
@@ -449,25 +520,9 @@ class PluginClient:
 
     async def _force_kill(self) -> None:
         proc = self._process
-        await self._disconnect(shutdown=False)
-        if proc is None:
+        await self._disconnect(shutdown=False, timeout=self._config.kill_timeout)
+        if proc is None or self._reattach is not None:
+            self._forget_reattached()
             return
         proc.kill()
         await wait_future(proc.exited, None)
-
-
-def _pin_plugin(identity: Identity | None, handshake: Handshake) -> TLSPair | None:
-    """AutoMTLS: trust exactly the certificate the plugin announced (go-plugin's client.go)."""
-    if identity is None:
-        if handshake.server_cert is not None:
-            raise TLSError(
-                "the plugin announced a TLS certificate but this host has no TLS configured; "
-                "pass auto_mtls=True"
-            )
-        return None
-    if handshake.server_cert is None:
-        raise TLSError(
-            "the plugin did not announce a TLS certificate although the host sent "
-            "PLUGIN_CLIENT_CERT (AutoMTLS); it is too old or does not support TLS"
-        )
-    return TLSPair(identity, handshake.server_cert)

@@ -8,7 +8,7 @@ Health for ``ping()``, GRPCController for a graceful stop.
 from __future__ import annotations
 
 import logging
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -26,73 +26,97 @@ from ..errors import PluginError
 from ._backend import (
     AsyncGuardedChannel,
     Channel,
-    ErrorTranslator,
     open_channel,
+    run_blocking,
+    run_blocking_owned,
     start_task,
+    wait_future,
 )
 from .broker import GRPCBroker
 
 if TYPE_CHECKING:
+    from .._channel import AsyncCallJudge
     from .._handshake import Handshake
+    from .._output import PluginOutput
     from .._transport import Endpoint, TLSPair
 
 __all__ = ["GRPCClient"]
 
 _log = logging.getLogger("goplugin.client")
+# After asking a plugin to stop, how long its stdio stream may take to deliver what is left.
+_DRAIN_WAIT = 0.5
 
 
 class GRPCClient:
     """One gRPC connection to a plugin, with its broker and stdio streams."""
 
-    def __init__(
-        self,
+    @classmethod
+    async def open(
+        cls,
         handshake: Handshake,
         *,
         options: list[tuple[str, Any]],
         socket_dir: str,
-        translate_error: ErrorTranslator,
+        judge: AsyncCallJudge,
         tls: TLSPair | None,
-        sync_stdout: IO[bytes] | None,
-        sync_stderr: IO[bytes] | None,
+        output: PluginOutput,
+    ) -> GRPCClient:
+        """Connect (the blocking part, a yamux dial or a TLS relay, off the event loop)."""
+        muxer, endpoint = await run_blocking_owned(
+            _open_transport, _close_transport, handshake, tls, socket_dir
+        )
+        return cls(
+            muxer,
+            endpoint,
+            options=options,
+            socket_dir=socket_dir,
+            judge=judge,
+            tls=tls,
+            output=output,
+        )
+
+    def __init__(
+        self,
+        muxer: GRPCMuxer | None,
+        endpoint: Endpoint,
+        *,
+        options: list[tuple[str, Any]],
+        socket_dir: str,
+        judge: AsyncCallJudge,
+        tls: TLSPair | None,
+        output: PluginOutput,
     ) -> None:
-        self._muxer: GRPCMuxer | None = None
-        self._endpoint: Endpoint | None = None
+        self._muxer = muxer
+        self._endpoint: Endpoint | None = endpoint
         self._raw: Channel | None = None
         try:
-            network, address = handshake.network, handshake.address
-            if handshake.multiplex:
-                # One connection carries everything; grpcio reaches it through a local bridge.
-                self._muxer = _connect_muxer(network, address, socket_dir)
-                network, address = "unix", self._muxer.bridge()
-            self._endpoint = dial(network, address, tls, socket_dir=socket_dir)
-            self._raw = open_channel(self._endpoint, options)
+            self._raw = open_channel(endpoint, options)
         except BaseException:
             self._release()
             raise
-        self.channel = AsyncGuardedChannel(self._raw, translate_error)
+        self.channel = AsyncGuardedChannel(self._raw, judge)
         self.broker = GRPCBroker(
             socket_dir=socket_dir,
             grpc_options=options,
             tls=tls,
             muxer=self._muxer,
-            wrap_channel=lambda channel: AsyncGuardedChannel(channel, translate_error),
+            wrap_channel=lambda channel: AsyncGuardedChannel(channel, judge),
         )
         self.broker.open_stream(self._raw)
         # Like Go's host: ask for the plugin's redirected stdout/stderr right away, so a chatty
         # plugin never blocks on a full buffer.
-        self._sinks = {StdioData.STDOUT: sync_stdout, StdioData.STDERR: sync_stderr}
+        self._output = output
+        output.stream_opened()
         self._stdio_call: Any = self._raw.unary_stream(STDIO_STREAM, bytes, StdioData.FromString)(
             b""
         )
         self._stdio_task = start_task(self._copy_stdio, self._stdio_call)
 
     async def _copy_stdio(self, call: Any) -> None:
+        output = self._output
         try:
             async for data in call:
-                sink = self._sinks.get(data.channel)
-                if sink is not None:
-                    sink.write(data.data)
-                    sink.flush()
+                output.stdio(data.channel, data.data)
         except grpc.RpcError as exc:
             code = exc.code()
             if code == grpc.StatusCode.UNIMPLEMENTED:
@@ -101,6 +125,8 @@ class GRPCClient:
                 _log.warning("plugin stdio stream ended: %s", exc)
         except Exception:
             _log.exception("error while copying plugin stdio")
+        finally:
+            output.stream_closed(StdioData.STDOUT, StdioData.STDERR)
 
     def dispense(self, name: str, plugin: Any) -> Any:
         """gRPC dispensing is local: the plugin object builds its client on our channel."""
@@ -138,16 +164,49 @@ class GRPCClient:
                 except grpc.RpcError as exc:
                     # A Go plugin stops its server before answering; errors are expected.
                     _log.debug("GRPCController.Shutdown: %s", exc.code())
+                # What it printed last is still on the stdio stream, which its server ends.
+                try:
+                    await wait_future(self._output.streams_closed(), min(timeout, _DRAIN_WAIT))
+                except TimeoutError:
+                    pass
         finally:
             self._stdio_call.cancel()
             await raw.close()
-            self._release()
+            if self._muxer is not None or (self._endpoint and self._endpoint.closes_something):
+                await run_blocking(self._release)  # joins the muxer's or relay's threads
+            else:
+                self._release()
 
     def _release(self) -> None:
         if self._endpoint is not None:
             self._endpoint.close()
         if self._muxer is not None:
             self._muxer.close()
+
+
+def _open_transport(
+    handshake: Handshake, tls: TLSPair | None, socket_dir: str
+) -> tuple[GRPCMuxer | None, Endpoint]:
+    """What grpcio dials: the plugin's address, a yamux bridge to it, or a TLS relay."""
+    muxer: GRPCMuxer | None = None
+    try:
+        network, address = handshake.network, handshake.address
+        if handshake.multiplex:
+            # One connection carries everything; grpcio reaches it through a local bridge.
+            muxer = _connect_muxer(network, address, socket_dir)
+            network, address = "unix", muxer.bridge()
+        return muxer, dial(network, address, tls, socket_dir=socket_dir)
+    except BaseException:
+        if muxer is not None:
+            muxer.close()
+        raise
+
+
+def _close_transport(transport: tuple[GRPCMuxer | None, Endpoint]) -> None:
+    muxer, endpoint = transport
+    endpoint.close()
+    if muxer is not None:
+        muxer.close()
 
 
 def _connect_muxer(network: str, address: str, socket_dir: str) -> GRPCMuxer:

@@ -38,7 +38,7 @@ async def serve_netrpc(runtime: PluginRuntime, tls: TLSPair | None) -> None:
             _log.debug("Control.Quit received")
             stop.set()
 
-    dispatcher = Dispatcher(running_loop())
+    dispatcher = Dispatcher(running_loop(), config.max_concurrent_calls)
     server = RPCServer(config.plugins, runtime.stdio, dispatcher, on_quit=quit_requested)
     try:
         sock = runtime.listen_socket(tls)

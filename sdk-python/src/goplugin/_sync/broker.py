@@ -17,21 +17,21 @@ import itertools
 import logging
 import threading
 from collections.abc import Iterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any
-
-import grpc
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from .._brokercore import PENDING_TTL, BrokerState
 from .._internal import BROKER_START_STREAM, ConnInfo
+from .._serveconfig import DEFAULT_MAX_CONCURRENT_CALLS
 from .._transport import Endpoint, Listener, TLSPair, dial, listen
 from ..errors import PluginError
 from ._backend import (
-    Channel,
+    Cancelled,
     Queue,
     Task,
     loop_caller,
     new_server,
     open_channel,
+    run_blocking,
     start_task,
     stop_server,
     wait_future,
@@ -39,6 +39,15 @@ from ._backend import (
 
 if TYPE_CHECKING:
     from .._grpcmux import GRPCMuxer
+    from ..plugin import GRPCPlugin
+    from ._backend import Channel, Server
+
+    #: What ``accept_and_serve`` puts on its server: a plugin object, a function that
+    #: registers on the server, or several of those.
+    Services: TypeAlias = (
+        "GRPCPlugin[Any, Any] | Callable[[Server], object]"
+        " | Iterable[GRPCPlugin[Any, Any] | Callable[[Server], object]]"
+    )
 
 __all__ = ["GRPCBroker"]
 
@@ -55,10 +64,14 @@ class GRPCBroker:
         grpc_options: list[tuple[str, Any]],
         tls: TLSPair | None = None,
         muxer: GRPCMuxer | None = None,
-        wrap_channel: Callable[[Channel], Any] | None = None,
+        wrap_channel: Callable[[Channel], Channel] | None = None,
+        max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS,
+        engine: str = "grpcio",
     ) -> None:
-        self._ids = itertools.count(1)
-        # Guards swapping the stream against close(), which may run on another thread.
+        self._ids = itertools.count(1)  # next() on it is atomic: any thread
+        self._max_calls = max_concurrent_calls  # for each server accept_and_serve starts
+        # Guards swapping the stream, and the lists of servers and relays to stop, against
+        # close(), which may run on another thread (in the sync flavour, so may everything).
         self._swap = threading.Lock()
         self._closed = False
         self._streams = 0  # StartStreams served so far (plugin side)
@@ -69,6 +82,7 @@ class GRPCBroker:
         self._wrap_channel = wrap_channel
         self._tls = tls
         self._muxer = muxer
+        self._engine = engine  # brokered servers run on the plugin's serving engine
         self._call_soon = loop_caller()
         self._knocking = threading.Lock()  # one knock at a time, like Go's dialMutex
         self._servers: list[tuple[Any, Listener]] = []
@@ -87,8 +101,18 @@ class GRPCBroker:
         start = channel.stream_stream(
             BROKER_START_STREAM, ConnInfo.SerializeToString, ConnInfo.FromString
         )
-        self._call = start(self._outgoing_messages())
+        self._call = start(self._requests())
         self._reader = start_task(self._receive, self._call, self._state)
+
+    def _requests(self) -> Iterator[ConnInfo]:
+        """Host side: what StartStream sends. When kill() ends the call, grpc.aio cancels the
+        task that consumes this: it ends quietly then, instead of leaving a CancelledError
+        traceback in grpc's log at every kill."""
+        try:
+            for message in self._outgoing_messages():
+                yield message
+        except Cancelled:
+            return
 
     def serve_stream(self, requests: Any, context: Any) -> Iterator[ConnInfo]:
         """Plugin side: the StartStream handler.
@@ -106,9 +130,15 @@ class GRPCBroker:
                 self._outgoing = Queue()
                 self._state = self._state.successor()
             self._streams += 1
-        self._reader = start_task(self._receive, requests, self._state)
-        for message in self._outgoing_messages():
-            yield message
+        state = self._state
+        self._reader = start_task(self._receive, requests, state)
+        try:
+            for message in self._outgoing_messages():
+                yield message
+        finally:
+            # Our side ends the stream (close(), or a newer host's stream took over): nothing
+            # more can arrive on it, and the reader's failing read is how the stream ends.
+            state.close(PluginError("the broker stream is closed"))
 
     def _outgoing_messages(self) -> Iterator[ConnInfo]:
         outgoing = self._outgoing
@@ -122,15 +152,8 @@ class GRPCBroker:
         try:
             for message in messages:
                 state.receive(message)
-        except grpc.RpcError as exc:
-            # Server side, grpcio raises a bare RpcError (no code) when the host hangs up.
-            code = exc.code() if callable(getattr(exc, "code", None)) else None
-            if code == grpc.StatusCode.UNIMPLEMENTED:
-                _log.debug("the plugin does not implement GRPCBroker")
-            elif code not in (None, grpc.StatusCode.CANCELLED):
-                _log.debug("broker stream ended: %s", code)
-        except Exception:
-            _log.exception("broker receive loop failed")
+        except Exception as exc:
+            _log_receive_failure(exc, state)
         finally:
             state.close(PluginError("the broker stream is closed"))
 
@@ -141,7 +164,7 @@ class GRPCBroker:
 
     # -- brokered connections ----------------------------------------------------------------
 
-    def accept_and_serve(self, service_id: int, services: Any) -> Any:
+    def accept_and_serve(self, service_id: int, services: Services) -> Server:
         """Serve gRPC services under ``service_id`` for the other side to ``dial``.
 
         ``services`` puts the services on the new server: a generated plugin object (e.g.
@@ -150,9 +173,9 @@ class GRPCBroker:
         list of those. Returns the gRPC server; it is stopped when the broker closes, or
         earlier with its ``stop()``.
         """
-        server = new_server(self._options)
+        server: Server = new_server(self._options, self._max_calls, engine=self._engine)
         single = callable(services) or hasattr(services, "grpc_server")
-        setups: Iterable[Any] = [services] if single else services
+        setups: Iterable[Any] = [services] if single else cast("Iterable[Any]", services)
         for setup in setups:
             register = getattr(setup, "grpc_server", None)
             if register is not None:
@@ -161,7 +184,14 @@ class GRPCBroker:
                 setup(server)
         listener = listen(server, network="unix", socket_dir=self._socket_dir, tls=self._tls)
         server.start()
-        self._servers.append((server, listener))
+        with self._swap:
+            closed = self._closed
+            if not closed:
+                self._servers.append((server, listener))
+        if closed:  # close() has run meanwhile: it would never stop this one
+            stop_server(server, 0)
+            listener.close()
+            raise PluginError("the broker is closed")
         if self._muxer is not None:
             # Multiplexed: no address to announce; the peer knocks, then opens a stream.
             self._muxer.serve(service_id, listener.address)
@@ -172,7 +202,7 @@ class GRPCBroker:
             )
         return server
 
-    def dial(self, service_id: int, timeout: float = PENDING_TTL) -> Any:
+    def dial(self, service_id: int, timeout: float = PENDING_TTL) -> Channel:
         """A channel to the server the other side serves under ``service_id``.
 
         The caller owns the channel and closes it when done, as with Go's ``Dial``.
@@ -194,9 +224,15 @@ class GRPCBroker:
             dial(info.network, info.address, self._tls, socket_dir=self._socket_dir)
         )
 
-    def _channel_to(self, endpoint: Endpoint) -> Any:
+    def _channel_to(self, endpoint: Endpoint) -> Channel:
         if endpoint.closes_something:  # a TLS relay: stop it with the broker
-            self._endpoints.append(endpoint)
+            with self._swap:
+                closed = self._closed
+                if not closed:
+                    self._endpoints.append(endpoint)
+            if closed:
+                endpoint.close()
+                raise PluginError("the broker is closed")
         channel = open_channel(endpoint, self._options)
         return channel if self._wrap_channel is None else self._wrap_channel(channel)
 
@@ -235,13 +271,40 @@ class GRPCBroker:
         with self._swap:
             self._closed = True
             self._outgoing.put_nowait(None)
+            servers, self._servers = self._servers, []
+            endpoints, self._endpoints = self._endpoints, []
         self._state.close(PluginError("the broker is closed"))
         if self._call is not None:
             self._call.cancel()
-        for server, listener in self._servers:
+        for server, listener in servers:
             stop_server(server, 0)
             listener.close()
-        self._servers.clear()
-        for endpoint in self._endpoints:
-            endpoint.close()
-        self._endpoints.clear()
+        if endpoints:  # TLS relays: closing one joins its threads
+            run_blocking(_close_all, endpoints)
+
+
+def _close_all(endpoints: list[Endpoint]) -> None:
+    for endpoint in endpoints:
+        endpoint.close()
+
+
+def _log_receive_failure(exc: Exception, state: BrokerState) -> None:
+    # grpc is looked up, not imported: under the pure engine it may never be loaded, and then
+    # no RpcError can have been raised.
+    import sys
+
+    grpc = sys.modules.get("grpc")
+    if grpc is None or not isinstance(exc, grpc.RpcError):
+        if state.closed:
+            # We ended the stream first: grpc.aio's request iterator then fails with
+            # UsageError("RPC already finished") rather than ending.
+            _log.debug("broker stream ended by this side", exc_info=exc)
+        else:
+            _log.error("broker receive loop failed", exc_info=exc)
+        return
+    # Server side, grpcio raises a bare RpcError (no code) when the host hangs up.
+    code = exc.code() if callable(getattr(exc, "code", None)) else None
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        _log.debug("the plugin does not implement GRPCBroker")
+    elif code not in (None, grpc.StatusCode.CANCELLED):
+        _log.debug("broker stream ended: %s", code)

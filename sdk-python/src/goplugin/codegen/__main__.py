@@ -100,10 +100,15 @@ def _job_from_table(table: dict[str, Any], base: Path) -> Job:
 
 
 def _jobs_from_config(path: Path) -> list[Job]:
-    try:  # tomllib is 3.11+; the package supports 3.10, where only the options work
+    try:
         tomllib = importlib.import_module("tomllib")
-    except ModuleNotFoundError:
-        raise CodegenError("--config needs Python 3.11+ (tomllib); pass options instead")
+    except ModuleNotFoundError:  # Python 3.10: its backport, which goplugin[codegen] installs
+        try:
+            tomllib = importlib.import_module("tomli")
+        except ModuleNotFoundError:
+            raise CodegenError(
+                "--config needs tomli before Python 3.11: pip install 'goplugin[codegen]'"
+            )
     data = tomllib.loads(path.read_text())
     tables = data.get("tool", {}).get("goplugin", {}).get("codegen", [])
     if not tables:

@@ -26,7 +26,7 @@ __all__ = ["FLAVOURS", "Betterproto2Names", "ProtobufNames", "glue_suffix", "mak
 
 FLAVOURS = ("protobuf", "betterproto2")
 # Module-level names of the glue itself, which an import alias must not shadow.
-_GLUE_NAMES = frozenset({"_is_aio", "_error", "_register"})
+_GLUE_NAMES = frozenset({"_goplugin", "_GRPCPlugin", "_GRPCBroker", "_AsyncGRPCBroker"})
 
 
 def glue_suffix(messages: str) -> str:

@@ -9,6 +9,7 @@ it, so neither flavour pays an executor hop per call.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future, InvalidStateError
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ClientConn"]
 
 _READ_SIZE = 256 * 1024
+_log = logging.getLogger("goplugin.netrpc")
 
 
 class ClientConn:
@@ -34,8 +36,9 @@ class ClientConn:
     def __init__(self, stream: Stream, *, name: str = "goplugin-netrpc-client") -> None:
         self.stream = stream
         self._codec = ClientCodec()
-        # _send_lock: request encoding and writing, in seq order. _lock: the futures and the
-        # final error, shared with the reader (which never takes _send_lock).
+        # _send_lock: request encoding and writing, in seq order (the codec's encoder and its
+        # seq counter). _lock: _pending (seq -> future) and the final error, shared with the
+        # reader, which alone drives the codec's decoder and never takes _send_lock.
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pending: dict[int, Future[Any]] = {}
@@ -51,16 +54,18 @@ class ClientConn:
         self,
         service_method: str,
         args: Any = None,
-        reply_type: GoType | None = None,
-        args_type: GoType | None = None,
+        reply_type: GoType | type | None = None,
+        args_type: GoType | type | None = None,
     ) -> Future[Any]:
         """Send a call; the future resolves to the reply, or fails with its error.
 
         Failures: :class:`~goplugin.errors.RPCServerError` (the remote method's error),
-        :class:`~goplugin.errors.GobError` (a reply not of ``reply_type``),
+        :class:`~goplugin.errors.GobError` (a reply not of ``reply_type``: that call only),
         :class:`~goplugin.errors.ConnectionClosedError` (stream or session gone). Arguments
         that do not fit ``args_type`` raise :class:`~goplugin.errors.GobEncodeError` here,
-        before anything is sent. ``args=None`` without a type is a nil ``interface{}``.
+        and types that are neither gob types nor Python builtins standing for one
+        :class:`~goplugin.errors.GobTypeError`, before anything is sent. ``args=None``
+        without a type is a nil ``interface{}``.
         """
         if args is None and args_type is None:
             args_type = INTERFACE
@@ -106,6 +111,15 @@ class ClientConn:
                         pass  # the caller gave up on it (timeout, cancellation)
         except ProtocolError as exc:
             self._fail_all(exc)
+        except BaseException as exc:
+            # A bug, not the peer: still, no call may wait for replies nobody reads any more.
+            _log.exception("net/rpc reply reader failed")
+            error = ProtocolError(f"net/rpc: the reply reader failed: {exc!r}")
+            error.__cause__ = exc
+            self._fail_all(error)
+            self.stream.reset()  # the peer must not block writing replies nobody reads
+            if not isinstance(exc, Exception):
+                raise
 
     def _fail_all(self, error: ProtocolError) -> None:
         with self._lock:

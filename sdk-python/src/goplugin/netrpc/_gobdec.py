@@ -29,6 +29,7 @@ from ._gobdecops import (
     slice_op,
     zero_plan,
 )
+from ._gobpytypes import PYTHON_TYPES, builtin_reader, go_type
 from ._gobregistry import DEFAULT_REGISTRY, Registry
 from ._gobtypes import Basic, GoType, Kind, Struct, is_bytes, strip_ptr
 from ._gobwire import (
@@ -89,12 +90,14 @@ class Decoder:
         self._registry = DEFAULT_REGISTRY if registry is None else registry
         self._limit = max_message_size
         self._max_depth = max_depth
+        # Everything here, type-id tables and compiled readers included, belongs to the one
+        # thread reading the stream (net/rpc: a connection's reader thread). No lock.
         self._buf = bytearray()
         self._start = 0
         self._need = 0
         self._wire: dict[int, WireType] = {}
         self._ops: dict[tuple[int, GoType | None], DecOp] = {}
-        self._tops: dict[tuple[int, GoType | None], tuple[bool, DecOp]] = {}
+        self._tops: dict[tuple[int, GoType | type | None], tuple[bool, DecOp]] = {}
         self._names: dict[bytes, GoType | None] = {}
         self._tracking: list[int] | None = None
 
@@ -112,11 +115,13 @@ class Decoder:
         """The type definitions received so far, by id (a copy)."""
         return dict(self._wire)
 
-    def next_value(self, want: GoType | None = None) -> Any:
+    def next_value(self, want: GoType | type | None = None) -> Any:
         """The next value, decoded as ``want`` (or generically), or :data:`NEED_DATA`.
 
-        Raises :class:`GobError` for malformed data or a value that does not fit ``want``; the
-        rest of that message is skipped (like Go), so the stream can go on if it was intact.
+        ``want`` may also be a Python builtin (``str``, ``bytes``, ``int``, ``float``,
+        ``bool``, ``list``, ``dict``): any Go type that decodes to it is accepted. Raises
+        :class:`GobError` for malformed data or a value that does not fit ``want``; the rest
+        of that message is skipped (like Go), so the stream can go on if it was intact.
         """
         buf = self._buf
         if len(buf) < self._need:
@@ -156,6 +161,11 @@ class Decoder:
             except RecursionError:
                 self._consume(r.end)
                 raise GobError("gob: value nested too deeply for Python's stack") from None
+            except Exception:
+                # Not the data's fault (say, ``want`` is a struct without fields yet): the
+                # message is skipped all the same, so the stream stays in step.
+                self._consume(r.end)
+                raise
             finally:
                 self._tracking = None
             self._consume(r.end)
@@ -173,7 +183,7 @@ class Decoder:
         else:
             self._start = pos
 
-    def _check_top(self, r: Reader, tid: int, want: GoType) -> None:
+    def _check_top(self, r: Reader, tid: int, want: GoType | type) -> None:
         """Compile for ``want``; if the value does not fit, read past it before saying so.
 
         A value can span several messages (types defined inside interfaces): skipping it
@@ -181,7 +191,7 @@ class Decoder:
         """
         try:
             self._compile_top(tid, want)
-        except GobError as mismatch:
+        except Exception as mismatch:
             try:
                 self._decode_top(r, tid, None)
             except GobError:
@@ -205,7 +215,7 @@ class Decoder:
 
     # --- values ---
 
-    def _decode_top(self, r: Reader, tid: int, want: GoType | None) -> Any:
+    def _decode_top(self, r: Reader, tid: int, want: GoType | type | None) -> Any:
         """A top-level or interface-held value: a struct's fields, or a singleton."""
         entry = self._tops.get((tid, want))
         if entry is None:
@@ -215,13 +225,18 @@ class Decoder:
             raise GobError("gob: decode: corrupted data: non-zero delta for singleton")
         return op(r)
 
-    def _compile_top(self, tid: int, want: GoType | None) -> tuple[bool, DecOp]:
-        if want is not None and not isinstance(want, GoType):
-            raise TypeError(f"{want!r} is not a Go type description (see goplugin's gob types)")
+    def _compile_top(self, tid: int, want: GoType | type | None) -> tuple[bool, DecOp]:
+        if want is not None and not isinstance(want, GoType) and want not in PYTHON_TYPES:
+            go_type(want, "expected type")  # raises GobTypeError, with what to use instead
         if tid > MAX_TYPE_ID or (tid not in BUILTIN_NAMES and tid not in self._wire):
             raise GobError(f"gob: unknown type id {tid} or corrupted data")
         wire = self._wire.get(tid)
         is_struct = wire is not None and wire.kind is Kind.STRUCT
+        if isinstance(want, type):  # a Python builtin
+            op = builtin_reader(want, tid, wire, self._op(tid, None, 0), self._type_string)
+            entry = (is_struct, op)
+            self._tops[tid, want] = entry
+            return entry
         base = None if want is None else strip_ptr(want)
         if want is not None and isinstance(base, Struct):
             if wire is None or not is_struct:

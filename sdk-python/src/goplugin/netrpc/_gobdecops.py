@@ -94,7 +94,7 @@ GENERIC_BUILTIN_OPS: dict[int, DecOp] = {
 def construct(cls: type, fields: dict[str, Any]) -> Any:
     try:
         return cls(**fields)
-    except TypeError as e:
+    except Exception as e:  # whatever the class refuses the value with, the value is bad
         raise GobError(f"cannot build {cls.__qualname__} from the decoded fields: {e}") from e
 
 
@@ -190,6 +190,10 @@ def freeze(v: Any) -> Any:
 
 # --- zero values of expected types (what Go leaves in fields that were not sent) ---
 
+# Process-wide, shared by every Decoder in every thread. _ZERO_PLANS is read without a lock and
+# holds only finished plans (each stored once complete); building happens under _LOCK (an
+# RLock: a plan builds the plans of its struct fields), which alone guards _BUILDING, the
+# structs of the build in progress (a struct met again there contains itself).
 _ZERO_PLANS: dict[Struct, tuple[dict[str, Any], list[tuple[str, Callable[[], Any]]]]] = {}
 _BUILDING: set[Struct] = set()
 _LOCK = threading.RLock()

@@ -15,6 +15,7 @@ from typing import Any
 from goplugin.errors import GobEncodeError
 
 from ._gobencops import payload_op_for
+from ._gobpytypes import go_type
 from ._gobregistry import DEFAULT_REGISTRY, Registry
 from ._gobtypes import (
     Array,
@@ -69,21 +70,25 @@ class Encoder:
     def __init__(self, registry: Registry | None = None, *, max_message_size: int = TOO_BIG):
         self._registry = DEFAULT_REGISTRY if registry is None else registry
         self._limit = max_message_size
+        # The stream's type-id tables: touched only by whoever writes the stream, one at a time
+        # (net/rpc: ClientConn's send lock, serve_stream's send lock), as the bytes must leave
+        # in the order they were encoded anyway. No lock here.
         self._infos: dict[GoType, _Info] = {}
         self._sent: dict[GoType, int] = {}
         self._newly_sent: list[GoType] = []
         self._next_id = FIRST_USER_ID
         self._writers: list[bytearray] = []
 
-    def encode(self, value: Any, type_: GoType | None = None) -> bytes:
+    def encode(self, value: Any, type_: GoType | type | None = None) -> bytes:
         """The bytes to send for ``value`` as Go type ``type_`` (inferred from the value if None).
 
-        Includes the definitions of types the peer has not seen yet. Raises
+        ``type_`` may be a Python builtin standing for a Go type (``str`` for ``string``, ...:
+        ``PYTHON_TYPES``). Includes the definitions of types the peer has not seen yet. Raises
         :class:`GobEncodeError` (and changes nothing) if the value does not fit the type.
         """
         return self.encode_values((value, type_))
 
-    def encode_values(self, *items: tuple[Any, GoType | None]) -> bytes:
+    def encode_values(self, *items: tuple[Any, GoType | type | None]) -> bytes:
         """Several values, all or nothing (net/rpc sends a header and a body together)."""
         out = bytearray()
         self._newly_sent.clear()
@@ -96,6 +101,9 @@ class Encoder:
         except (TypeError, ValueError, OverflowError, AttributeError, RecursionError) as e:
             self._forget_newly_sent()
             raise GobEncodeError(f"gob: cannot encode value: {e}") from e
+        except BaseException:  # e.g. a property of the value raised: still nothing was sent
+            self._forget_newly_sent()
+            raise
         return bytes(out)
 
     def _forget_newly_sent(self) -> None:
@@ -104,12 +112,12 @@ class Encoder:
             self._sent.pop(t, None)
         self._newly_sent.clear()
 
-    def _encode_top(self, out: bytearray, value: Any, t: GoType | None) -> None:
+    def _encode_top(self, out: bytearray, value: Any, t: GoType | type | None) -> None:
         """Go's EncodeValue: definitions, then one message holding type id and value."""
         if t is None:
             t = self._registry.infer(value)
         elif not isinstance(t, GoType):
-            raise GobEncodeError(f"{t!r} is not a Go type description (see goplugin's gob types)")
+            t = go_type(t)  # a Python builtin standing for one, or GobTypeError
         if value is None and t.kind is Kind.PTR and strip_ptr(t).kind is not Kind.INTERFACE:
             raise GobEncodeError(f"gob: cannot encode nil pointer of type {t}")
         self._writers = [out]

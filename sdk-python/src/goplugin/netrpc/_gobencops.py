@@ -40,20 +40,26 @@ Op = Callable[["Encoder", bytearray, Any], None]
 _OMIT_FALSY = frozenset({Kind.BOOL, Kind.INT, Kind.UINT, Kind.FLOAT, Kind.COMPLEX, Kind.STRING})
 _F32 = struct.Struct("<f")
 
+# Process-wide: every Encoder in every thread shares these, keyed by Go type.
+# Readers (any thread, once per value encoded) look up without a lock, and only ever find
+# complete ops: a build happens under _LOCK in a private table and is published once every op
+# in it exists (each dict store is atomic; what it stores is already whole). So a thread meeting
+# a type another thread is still building waits on _LOCK instead of calling a half-built op.
 _OPS: dict[GoType, Op] = {}
-_LOCK = threading.RLock()
+_PAYLOAD_OPS: dict[GoType, Op] = {}
+_LOCK = threading.Lock()
 
 
 def op_for(t: GoType) -> Op:
     op = _OPS.get(t)
     if op is None:
-        with _LOCK:  # encoders in other threads share these ops; build each once
-            op = _OPS.get(t) or _compile(t)
+        with _LOCK:
+            op = _OPS.get(t)
+            if op is None:
+                building: dict[GoType, Op] = {}
+                op = _Build(building).op(t)
+                _OPS.update(building)
     return op
-
-
-_PAYLOAD_OPS: dict[GoType, Op] = {}
-_LOCK = threading.RLock()
 
 
 def payload_op_for(t: GoType) -> Op:
@@ -69,34 +75,38 @@ def payload_op_for(t: GoType) -> Op:
                 out.append(0)  # a singleton is a struct with one field, number 0
                 value_op(enc, out, v)
 
-        _PAYLOAD_OPS[t] = op
+        with _LOCK:
+            op = _PAYLOAD_OPS.setdefault(t, op)
     return op
 
 
-def _compile(t: GoType) -> Op:
-    # Recursive structs meet themselves while compiling: hand out a late-bound op meanwhile.
-    def late(enc: Encoder, out: bytearray, v: Any) -> None:
-        _OPS[t](enc, out, v)
+class _Build:
+    """One build of missing ops, private to the thread holding ``_LOCK`` until published.
 
-    _OPS[t] = late
-    try:
-        op = _make_op(t)
-    except BaseException:
-        # Ops built meanwhile may hold ``late``: drop them all (a cache; failures are rare).
-        _OPS.clear()
-        _PAYLOAD_OPS.clear()
-        raise
-    _OPS[t] = op
-    return op
+    A struct's op is entered in ``ops`` before its fields' ops are built (and fills in its
+    field plan afterwards), so a struct that refers to itself gets its own op, not a
+    placeholder. If anything fails, the whole build is dropped: nothing half-done is shared.
+    """
+
+    __slots__ = ("ops",)
+
+    def __init__(self, ops: dict[GoType, Op]) -> None:
+        self.ops = ops
+
+    def op(self, t: GoType) -> Op:
+        op = _OPS.get(t) or self.ops.get(t)
+        if op is None:
+            op = self.ops[t] = _make_op(t, self)
+        return op
 
 
 def _bad(v: Any, t: GoType) -> GobEncodeError:
     return GobEncodeError(f"cannot encode {type(v).__name__} {v!r:.60} as Go {t}")
 
 
-def _make_op(t: GoType) -> Op:
+def _make_op(t: GoType, build: _Build) -> Op:
     if t.kind is Kind.PTR:
-        elem_op = op_for(strip_ptr(t))
+        elem_op = build.op(strip_ptr(t))
         if strip_ptr(t).kind is Kind.INTERFACE:
             return elem_op  # None: a pointer to a nil interface (Go's new(interface{}))
 
@@ -125,7 +135,7 @@ def _make_op(t: GoType) -> Op:
 
         return op_bytes
     if isinstance(t, Slice):
-        elem_op = op_for(t.elem)
+        elem_op = build.op(t.elem)
 
         def op_slice(enc: Encoder, out: bytearray, v: Any) -> None:
             if v is None:
@@ -139,7 +149,7 @@ def _make_op(t: GoType) -> Op:
 
         return op_slice
     if isinstance(t, Array):
-        elem_op, length = op_for(t.elem), t.length
+        elem_op, length = build.op(t.elem), t.length
 
         def op_array(enc: Encoder, out: bytearray, v: Any) -> None:
             if isinstance(v, (str, bytes, Mapping)) or len(v) != length:
@@ -150,7 +160,7 @@ def _make_op(t: GoType) -> Op:
 
         return op_array
     if isinstance(t, Map):
-        key_op, val_op = op_for(t.key), op_for(t.elem)
+        key_op, val_op = build.op(t.key), build.op(t.elem)
 
         def op_map(enc: Encoder, out: bytearray, v: Any) -> None:
             if v is None:
@@ -165,19 +175,16 @@ def _make_op(t: GoType) -> Op:
 
         return op_map
     if isinstance(t, Struct):
-        return _struct_op(t)
+        return _struct_op(t, build)
     raise GobEncodeError(f"gob: cannot encode type {t}")  # pragma: no cover
 
 
-def _struct_op(t: Struct) -> Op:
-    plan = []
-    for num, f in enumerate(t.fields):
-        base = strip_ptr(f.type)
-        falsy = base.kind in _OMIT_FALSY or is_bytes(base) or isinstance(base, Slice)
-        plan.append((f.name, f.attr, num, op_for(f.type), falsy))
-    if len(plan) > 127:
+def _struct_op(t: Struct, build: _Build) -> Op:
+    fields = t.fields
+    if len(fields) > 127:
         raise GobEncodeError(f"struct {t} has more than 127 fields; not supported")
-    keys = frozenset(f.name for f in t.fields)
+    plan: list[tuple[str, str, int, Op, bool]] = []  # filled below, once this op is entered
+    keys = frozenset(f.name for f in fields)
     cls = t.cls
 
     def op_struct(enc: Encoder, out: bytearray, v: Any) -> None:
@@ -201,6 +208,11 @@ def _struct_op(t: Struct) -> Op:
             fop(enc, out, x)
         out.append(0)
 
+    build.ops[t] = op_struct  # fields of this type's own type find it here
+    for num, f in enumerate(fields):
+        base = strip_ptr(f.type)
+        falsy = base.kind in _OMIT_FALSY or is_bytes(base) or isinstance(base, Slice)
+        plan.append((f.name, f.attr, num, build.op(f.type), falsy))
     return op_struct
 
 

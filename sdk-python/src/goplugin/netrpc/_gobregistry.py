@@ -7,6 +7,7 @@ shared), and also decides which Go type a plain Python value is sent as.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,9 +78,15 @@ class Registry:
     yields generic Python values.
     """
 
-    __slots__ = ("_by_class", "_by_name", "_by_type")
+    __slots__ = ("_by_class", "_by_name", "_by_type", "_lock")
 
     def __init__(self, *, basics: bool = True):
+        # Shared by every Encoder and Decoder using this registry, in any thread (the default
+        # one by all of them). Lookups (once per interface value) read the dicts without a
+        # lock: single dict reads are atomic. Writers (register, copy) hold _lock, so checking
+        # a name and claiming it is one step and the three dicts never disagree for long
+        # enough to let a second type in under a taken name.
+        self._lock = threading.Lock()
         self._by_name: dict[str, GoType] = {}
         self._by_type: dict[GoType, bytes] = {}
         self._by_class: dict[type, GoType] = {}
@@ -93,18 +100,19 @@ class Registry:
         if not name:
             raise GobEncodeError("the empty name is reserved for nil interface values")
         base = strip_ptr(t)
-        old = self._by_name.get(name)
-        if old is not None and strip_ptr(old) != base:
-            raise GobEncodeError(f"gob: registering duplicate types for {name!r}: {old} != {t}")
-        old_name = self._by_type.get(base)
-        if old_name is not None and old_name != name.encode():
-            raise GobEncodeError(
-                f"gob: registering duplicate names for {t}: {old_name!r} != {name!r}"
-            )
-        self._by_name[name] = t
-        self._by_type[base] = name.encode()
-        if isinstance(base, Struct) and base.cls is not None:
-            self._by_class[base.cls] = t
+        with self._lock:
+            old = self._by_name.get(name)
+            if old is not None and strip_ptr(old) != base:
+                raise GobEncodeError(f"gob: registering duplicate types for {name!r}: {old} != {t}")
+            old_name = self._by_type.get(base)
+            if old_name is not None and old_name != name.encode():
+                raise GobEncodeError(
+                    f"gob: registering duplicate names for {t}: {old_name!r} != {name!r}"
+                )
+            self._by_name[name] = t
+            self._by_type[base] = name.encode()
+            if isinstance(base, Struct) and base.cls is not None:
+                self._by_class[base.cls] = t
         return name
 
     def lookup(self, name: str) -> GoType | None:
@@ -139,9 +147,10 @@ class Registry:
 
     def copy(self) -> Registry:
         new = Registry(basics=False)
-        new._by_name = dict(self._by_name)
-        new._by_type = dict(self._by_type)
-        new._by_class = dict(self._by_class)
+        with self._lock:
+            new._by_name = dict(self._by_name)
+            new._by_type = dict(self._by_type)
+            new._by_class = dict(self._by_class)
         return new
 
 

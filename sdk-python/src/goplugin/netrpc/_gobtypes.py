@@ -16,10 +16,11 @@ of a class bound with ``Struct(..., cls=...)``), ``None`` for nil pointers/maps/
 from __future__ import annotations
 
 import enum
+import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from goplugin.errors import GobEncodeError
+from goplugin.errors import GobEncodeError, GobTypeError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -88,6 +89,15 @@ def _qualified(pkg: str, name: str) -> str:
     return f"{pkg.rsplit('/', 1)[-1]}.{name}" if pkg else name
 
 
+def _check_part(what: str, t: object) -> None:
+    """Descriptors hold descriptors: ``Slice(str)`` is refused where it is written, not when
+    a value of it is first encoded or decoded (on a connection's reader thread)."""
+    if not isinstance(t, GoType):
+        from ._gobpytypes import describe_non_type
+
+        raise GobTypeError(f"{what}: {describe_non_type(t)}")
+
+
 class GoType:
     """Base of the type descriptors. ``name``/``pkg`` are Go's reflect Name()/PkgPath()."""
 
@@ -109,7 +119,8 @@ class _Structural(GoType):
     """Types equal by structure (Go's unnamed types, and named ones by name and package).
 
     They key the encoders' and decoders' caches on every value sent, so the hash is computed
-    once (a dataclass's would rehash every field, enums included, on each lookup).
+    once (a dataclass's would rehash every field, enums included, on each lookup). Threads may
+    race to cache it: they all store the same number.
     """
 
     __slots__ = ("_hash",)
@@ -165,6 +176,9 @@ class Slice(_Structural):
     pkg: str = ""
     kind: Kind = field(default=Kind.SLICE, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        _check_part("slice element", self.elem)
+
     @property
     def go_string(self) -> str:
         return _qualified(self.pkg, self.name) if self.name else "[]" + self.elem.go_string
@@ -181,6 +195,7 @@ class Array(_Structural):
     kind: Kind = field(default=Kind.ARRAY, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        _check_part("array element", self.elem)
         if self.length < 0:
             raise GobEncodeError(f"array length must not be negative: {self.length}")
 
@@ -201,6 +216,10 @@ class Map(_Structural):
     pkg: str = ""
     kind: Kind = field(default=Kind.MAP, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        _check_part("map key", self.key)
+        _check_part("map element", self.elem)
+
     @property
     def go_string(self) -> str:
         if self.name:
@@ -216,6 +235,9 @@ class Ptr(_Structural):
     name: str = field(default="", init=False, repr=False)
     pkg: str = field(default="", init=False, repr=False)
     kind: Kind = field(default=Kind.PTR, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_part("pointer element", self.elem)
 
     @property
     def go_string(self) -> str:
@@ -250,6 +272,10 @@ class Field(NamedTuple):
 
 
 FieldSpec = Field | tuple[str, GoType] | tuple[str, GoType, str]
+
+# Struct.define's check-and-set: a struct's fields are set once, by one thread; readers of
+# ``fields`` need no lock (the tuple is stored whole).
+_DEFINE_LOCK = threading.Lock()
 
 
 class Struct(GoType):
@@ -293,15 +319,17 @@ class Struct(GoType):
                 f = Field(spec[0], spec[1], spec[0])
             else:
                 f = Field(spec[0], spec[1], spec[2])
-            if not isinstance(f.type, GoType):
-                raise GobEncodeError(f"field {f.name!r}: {f.type!r} is not a Go type description")
+            _check_part(f"field {f.name!r}", f.type)
             if not f.name[:1].isupper():
                 raise GobEncodeError(f"gob only sends exported fields; {f.name!r} is not")
             if f.name in seen:
                 raise GobEncodeError(f"duplicate field {f.name!r} in struct {self.go_string}")
             seen.add(f.name)
             out.append(f)
-        self._fields = tuple(out)
+        with _DEFINE_LOCK:  # two threads defining one struct: exactly one wins
+            if self._fields is not None:
+                raise GobEncodeError(f"struct {self.go_string} is already defined")
+            self._fields = tuple(out)
         return self
 
     @property

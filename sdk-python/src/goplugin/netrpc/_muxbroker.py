@@ -9,6 +9,10 @@ The acceptor reads knocks from every stream the peer opens (after the plugin's f
 control, stdout, stderr), parks each stream under its id for five seconds, and hands it to the
 ``accept`` waiting for that id. Its thread starts with the first ``accept``: a side that never
 accepts (most hosts) never runs one.
+
+:class:`MuxBroker` blocks (the sync flavour, and every flavour's internals); under
+:mod:`goplugin.aio` hosts and plugins get :class:`AsyncMuxBroker`, the same broker awaited:
+a dial or accept waits for the peer, and that wait must not stall the event loop.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
     from ._session import Session
     from ._stream import Stream
 
-__all__ = ["ACCEPT_TIMEOUT", "MuxBroker"]
+__all__ = ["ACCEPT_TIMEOUT", "AsyncMuxBroker", "MuxBroker"]
 
 _log = logging.getLogger("goplugin.netrpc")
 
@@ -43,6 +47,8 @@ class MuxBroker:
         self._dispatcher = dispatcher
         self._own_dispatcher: Dispatcher | None = None
         self._next_id = 0
+        # _cond guards _next_id, _parked, _runner, _closed and the dispatcher we may create:
+        # any thread may next_id/accept/dial/close, the acceptor thread parks streams.
         self._cond = threading.Condition()
         #: id -> (stream, deadline): knocked streams waiting for their accept.
         self._parked: dict[int, tuple[Stream, float]] = {}
@@ -98,12 +104,14 @@ class MuxBroker:
         from ._service import compile_service
 
         methods, handlers = compile_service(impl)
-        if self._dispatcher is None:
-            self._dispatcher = self._own_dispatcher = Dispatcher()
-        self._dispatcher.check(handlers)
+        with self._cond:  # callers in several threads must share one dispatcher
+            if self._dispatcher is None:
+                self._dispatcher = self._own_dispatcher = Dispatcher()
+            dispatcher = self._dispatcher
+        dispatcher.check(handlers)
         threading.Thread(
             target=self._serve,
-            args=(service_id, {"Plugin": methods}, handlers, self._dispatcher),
+            args=(service_id, {"Plugin": methods}, handlers, dispatcher),
             name=f"goplugin-netrpc-serve-{service_id}",
             daemon=True,
         ).start()
@@ -126,25 +134,28 @@ class MuxBroker:
             parked = [stream for stream, _ in self._parked.values()]
             self._parked.clear()
             self._cond.notify_all()
+            own, runner = self._own_dispatcher, self._runner
         for stream in parked:
             stream.reset()
         self._session.close()
-        if self._own_dispatcher is not None:
-            self._own_dispatcher.close()
-        runner = self._runner
+        if own is not None:
+            own.close()
         if runner is not None and runner is not threading.current_thread():
             runner.join()
 
     # -- the acceptor ------------------------------------------------------------------------
 
     def _start(self) -> None:
+        # Started under the lock: close() reads _runner under it too, so the thread it joins
+        # has always started (joining one that has not raises RuntimeError). start() returns
+        # as soon as the thread exists, before _run first takes the lock: no deadlock.
         with self._cond:
             if self._runner is not None or self._closed:
                 return
             self._runner = threading.Thread(
                 target=self._run, name="goplugin-muxbroker", daemon=True
             )
-        self._runner.start()
+            self._runner.start()
 
     def _run(self) -> None:
         session = self._session
@@ -181,3 +192,65 @@ class MuxBroker:
         for stream in streams:
             stream.reset()
         return None if nearest is None else max(nearest - now, 0.0)
+
+
+class AsyncMuxBroker:
+    """:class:`MuxBroker` for :mod:`goplugin.aio`: the waits run on a worker thread.
+
+    The broker's IO is threads in both flavours (yamux readers), so an awaited dial or accept
+    is the blocking one handed to a thread: the loop keeps running while the peer answers.
+    A cancelled ``accept`` leaves its thread waiting out its ``timeout`` (a stream that then
+    arrives is dropped); a cancelled ``dial`` resets the stream it opened once it returns.
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, broker: MuxBroker) -> None:
+        #: The blocking broker underneath, for code that runs on threads of its own.
+        self.sync = broker
+
+    def next_id(self) -> int:
+        """A new id for :meth:`accept` on this side."""
+        return self.sync.next_id()
+
+    async def dial(self, service_id: int) -> Stream:
+        """A stream to what the other side accepts under ``service_id``."""
+        import asyncio
+
+        task = asyncio.ensure_future(asyncio.to_thread(self.sync.dial, service_id))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_reset_unclaimed)
+            raise
+
+    async def accept(self, service_id: int, timeout: float = ACCEPT_TIMEOUT) -> Stream:
+        """The stream the other side dials under ``service_id``, acknowledged."""
+        import asyncio
+
+        task = asyncio.ensure_future(asyncio.to_thread(self.sync.accept, service_id, timeout))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_reset_unclaimed)
+            raise
+
+    async def accept_and_serve(self, service_id: int, impl: object) -> None:
+        """Serve ``impl``'s ``@netrpc.method`` methods as ``Plugin`` on stream ``service_id``.
+
+        Returns at once (awaitable, as :meth:`goplugin.aio.GRPCBroker.accept_and_serve` is);
+        ``async def`` methods run on this loop when the broker serves one.
+        """
+        self.sync.accept_and_serve(service_id, impl)
+
+    async def close(self) -> None:
+        """Close the session and with it every stream; waits for the acceptor thread."""
+        import asyncio
+
+        await asyncio.to_thread(self.sync.close)
+
+
+def _reset_unclaimed(task: Any) -> None:
+    """A stream the cancelled caller will never use: hang it up so the peer is not left waiting."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().reset()

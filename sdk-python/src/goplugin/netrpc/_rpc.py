@@ -27,10 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from goplugin.errors import GobError, PluginError, ProtocolError, RPCServerError
+from goplugin.errors import GobError, GobTypeError, PluginError, ProtocolError, RPCServerError
 
 from ._gobdec import NEED_DATA, Decoder
 from ._gobenc import Encoder
+from ._gobpytypes import PYTHON_TYPES, not_a_go_type
 from ._gobtypes import BOOL, STRING, UINT32, UINT64, GoType, Ptr, Struct
 from ._gobwire import TOO_BIG
 
@@ -99,17 +100,31 @@ class Call:
     error: str = ""
 
 
-_POINTERS: dict[GoType, GoType] = {}
+# Process-wide memo, any thread (every codec's calls), no lock: entries are stored whole, and
+# two threads missing at once store equal values (descriptors compare by structure, a Struct by
+# identity, which both share), so either may win.
+_TARGETS: dict[Any, GoType | type] = {}
 
 
-def _pointer_to(t: GoType) -> GoType:
-    """net/rpc decodes into new(T); Go's error messages name that pointer type, so do we.
+def _pointer_to(t: GoType | type) -> GoType | type:
+    """What a net/rpc body decodes into: new(T) for a Go type (Go's error messages name that
+    pointer type, so do ours); a Python builtin as it is (the decoder takes any Go type that
+    decodes to it). Anything else is refused (:class:`GobTypeError`), before a call is sent.
 
     Memoized: the decoder's caches are keyed by it on every call.
     """
-    p = _POINTERS.get(t)
+    try:
+        p = _TARGETS.get(t)
+    except TypeError:  # unhashable: not a type either
+        p = None
     if p is None:
-        p = _POINTERS[t] = t if isinstance(t, Ptr) else Ptr(t)
+        if isinstance(t, GoType):
+            p = t if isinstance(t, Ptr) else Ptr(t)
+        elif t in PYTHON_TYPES:
+            p = t
+        else:
+            raise not_a_go_type("reply type", t)
+        _TARGETS[t] = p
     return p
 
 
@@ -148,27 +163,37 @@ class ClientCodec(_Codec):
     def __init__(self, registry: Registry | None = None, *, max_message_size: int = TOO_BIG):
         super().__init__(registry, max_message_size)
         self._seq = 0
-        self._pending: dict[int, GoType | None] = {}
+        # seq -> what its reply decodes into. request() adds (its caller serialises requests,
+        # e.g. ClientConn's send lock); next_reply() reads and removes, on the one reading
+        # thread; their seqs never meet before the request's bytes are out, and each is one
+        # atomic dict operation: no lock of its own.
+        self._pending: dict[int, GoType | type | None] = {}
 
     def request(
         self,
         service_method: str,
         args: Any,
-        args_type: GoType | None = None,
-        reply_type: GoType | None = None,
+        args_type: GoType | type | None = None,
+        reply_type: GoType | type | None = None,
     ) -> tuple[int, bytes]:
         """Start a call: returns its seq and the bytes to write (header and args).
 
         ``args_type``/``reply_type`` are the Go types (inferred from ``args``, generic reply if
-        None). Raises :class:`GobEncodeError` if ``args`` do not fit; nothing is sent then.
+        None), or Python builtins standing for them (``str``, ``bytes``, ``int``, ``float``,
+        ``bool``, ``list``, ``dict``). Raises :class:`GobTypeError` for anything else and
+        :class:`GobEncodeError` if ``args`` do not fit; nothing is sent then.
         """
         self._check()
+        want = None if reply_type is None else _pointer_to(reply_type)
         seq = self._seq
-        data = self._enc.encode_values(
-            ({"ServiceMethod": service_method, "Seq": seq}, REQUEST), (args, args_type)
-        )
+        try:
+            data = self._enc.encode_values(
+                ({"ServiceMethod": service_method, "Seq": seq}, REQUEST), (args, args_type)
+            )
+        except GobTypeError as exc:
+            raise GobTypeError(f"args type: {exc}") from None
         self._seq = seq + 1
-        self._pending[seq] = reply_type
+        self._pending[seq] = want
         return seq, data
 
     def forget(self, seq: int) -> None:
@@ -202,8 +227,8 @@ class ClientCodec(_Codec):
             waiting = seq in self._pending
             want = self._pending[seq] if waiting and not error else None
             try:
-                body = self._dec.next_value(None if want is None else _pointer_to(want))
-            except GobError as e:
+                body = self._dec.next_value(want)
+            except Exception as e:  # the decoder skipped the body: only this call failed
                 if error or not waiting:  # Go gives up on the connection here
                     raise self._fail(f"reading error body: {e}") from e
                 del self._pending[seq]
@@ -276,7 +301,7 @@ class ServerCodec(_Codec):
             want = _pointer_to(method.arg_type)
         try:
             args = self._dec.next_value(want)
-        except GobError as e:
+        except Exception as e:  # e.g. a class refusing the fields; the decoder skipped them
             if method is None:  # the body was to be discarded anyway; Go ignores this too
                 args = None
             else:

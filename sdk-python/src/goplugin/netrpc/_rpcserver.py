@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._stdio import STDERR, STDOUT
 from ..errors import ConnectionClosedError
-from ._muxbroker import MuxBroker
+from ._muxbroker import AsyncMuxBroker, MuxBroker
 from ._rpc import CONTROL_SERVICES
 from ._server import serve_stream
 from ._service import Handler
@@ -52,6 +52,8 @@ class RPCServer:
         self._on_quit = on_quit
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
+        # Under _lock: the acceptor adds, each connection removes itself as it ends, close()
+        # copies (and sets _closing first, so nothing is added behind its back).
         self._conns: set[_Conn] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -102,6 +104,9 @@ class RPCServer:
     # -- control services ------------------------------------------------------------------
 
     def control_handlers(self, broker: MuxBroker) -> dict[str, Handler]:
+        # Plugins under goplugin.aio.serve get the broker awaited, as hosts under aio do.
+        view = broker if self._dispatcher.loop is None else AsyncMuxBroker(broker)
+
         def ping(args: Any) -> dict[str, Any]:
             return {}
 
@@ -109,7 +114,7 @@ class RPCServer:
             plugin = self._plugins.get(name)
             if plugin is None:
                 raise LookupError(f"unknown plugin type: {name}")
-            impl = plugin.netrpc_server(broker)
+            impl = plugin.netrpc_server(view)
             service_id = broker.next_id()
             broker.accept_and_serve(service_id, impl)
             return service_id
@@ -171,15 +176,18 @@ class _Conn:
     def _forward_stdio(self, streams: dict[int, Stream]) -> None:
         stdio, wake = self._server._stdio, self._wake
         stdio.add_waker(wake.set)
+        token = stdio.consumer_started()
         try:
             while not self._closed.is_set():
                 wake.clear()
                 for channel, data in stdio.pop_all():
                     streams[channel].write(data)
+                stdio.sent()
                 wake.wait()
         except ConnectionClosedError:
             pass
         finally:
+            stdio.consumer_stopped(token)
             stdio.remove_waker(wake.set)
 
     def close(self) -> None:

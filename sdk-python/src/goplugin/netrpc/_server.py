@@ -5,6 +5,11 @@ hands each call to a :class:`Dispatcher`: sync methods run on worker threads, as
 call in its own goroutine, so a slow call never holds up the others on its stream; ``async``
 methods run on the event loop of :func:`goplugin.aio.serve`. Replies go out in the order calls
 finish, under one lock that keeps the gob stream in the order its encoder wrote it.
+
+A dispatcher runs at most ``max_concurrent_calls`` calls at once (sync and async together);
+past it the reader answers a call at once with an error (Go's net/rpc client returns it as
+``rpc.ServerError``), never queues it behind calls that may run for ever. Inline handlers
+(go-plugin's Control and Dispenser) run on the reader and are never counted.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._serveconfig import DEFAULT_MAX_CONCURRENT_CALLS
 from ..errors import ConnectionClosedError, GobEncodeError, ProtocolError
 from ._gobtypes import INTERFACE
 from ._rpc import Method, ServerCodec
@@ -33,68 +39,36 @@ __all__ = ["Dispatcher", "serve_stream"]
 
 _log = logging.getLogger("goplugin.netrpc")
 
-# Like the gRPC server's pool: enough for calls that wait on each other or on callbacks.
-_MAX_WORKERS = 32
 _READ_SIZE = 256 * 1024
 
 
-class _Workers:
-    """A small pool of *daemon* threads (ThreadPoolExecutor's are joined at interpreter exit:
-    a method still running when the host says Quit would keep the plugin alive, where a Go
-    plugin's process just ends)."""
+class Dispatcher:
+    """Runs served calls: sync handlers on worker threads, async ones on ``loop`` (if any),
+    at most ``max_concurrent_calls`` at once.
 
-    def __init__(self, limit: int) -> None:
+    The workers are *daemon* threads (ThreadPoolExecutor's are joined at interpreter exit: a
+    method still running when the host says Quit would keep the plugin alive, where a Go
+    plugin's process just ends), started on demand, never fewer than the sync calls admitted
+    and not finished: an admitted call finds an idle worker, it never waits in the queue.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS,
+    ) -> None:
+        self.loop = loop
+        self._limit = max_concurrent_calls
         self._queue: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
             queue.SimpleQueue()
         )
-        self._idle = threading.Semaphore(0)
-        self._limit = limit
-        self._count = 0
+        # Guards the counts below: the readers of every stream admit calls, workers and the
+        # event loop end them, close() stops the workers.
         self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        self._queue.put((fn, args))
-        if self._idle.acquire(blocking=False):
-            return  # an idle worker takes it
-        with self._lock:
-            if self._count >= self._limit:
-                return  # queued for the next free worker
-            self._count += 1
-        threading.Thread(target=self._work, name="goplugin-netrpc-worker", daemon=True).start()
-
-    def _work(self) -> None:
-        get, idle = self._queue.get, self._idle.release
-        while (item := get()) is not None:
-            fn, args = item
-            try:
-                fn(*args)
-            except Exception:
-                _log.exception("net/rpc worker failed")
-            idle()
-
-    def close(self) -> None:
-        with self._lock:
-            count, self._count = self._count, self._limit  # no new workers
-        for _ in range(count):
-            self._queue.put(None)
-
-
-class Dispatcher:
-    """Runs served calls: sync handlers on worker threads, async ones on ``loop`` (if any)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.loop = loop
-        self._workers: _Workers | None = None
-        self._lock = threading.Lock()
-
-    def _pool(self) -> _Workers:
-        workers = self._workers
-        if workers is None:
-            with self._lock:
-                if self._workers is None:
-                    self._workers = _Workers(_MAX_WORKERS)
-                workers = self._workers
-        return workers
+        self._running = 0  # admitted calls not finished, sync and async
+        self._sync_calls = 0  # of which sync ones (queued or on a worker)
+        self._workers = 0
+        self._closed = False
 
     def check(self, handlers: Mapping[str, Handler]) -> None:
         """Refuse async methods where no event loop serves them (the sync ``serve()``)."""
@@ -108,29 +82,94 @@ class Dispatcher:
     def run(
         self, handler: Handler, args: Any, done: Callable[[Any, BaseException | None], None]
     ) -> None:
-        """Call ``handler(args)`` somewhere, then ``done(result, error)``."""
+        """Call ``handler(args)`` somewhere, then ``done(result, error)``; past the limit,
+        ``done`` gets the refusal at once."""
         if handler.inline:
             _call(handler.fn, args, done)
-        elif handler.is_async:
-            assert self.loop is not None
-            import asyncio
-
-            future = asyncio.run_coroutine_threadsafe(handler.fn(args), self.loop)
-
-            def finished(f: concurrent.futures.Future[Any]) -> None:
-                if f.cancelled():
-                    done(None, ConnectionClosedError("the call was cancelled"))
-                    return
-                error = f.exception()
-                done(None if error is not None else f.result(), error)
-
-            future.add_done_callback(finished)
+            return
+        is_async = handler.is_async
+        with self._lock:
+            if self._running >= self._limit:
+                admitted = start_worker = False
+            else:
+                admitted = True
+                self._running += 1
+                start_worker = False
+                if not is_async:
+                    self._sync_calls += 1
+                    if self._sync_calls > self._workers and not self._closed:
+                        self._workers += 1
+                        start_worker = True
+        if not admitted:
+            done(None, self._refusal())
+        elif is_async:
+            self._run_async(handler, args, done)
         else:
-            self._pool().submit(_call, handler.fn, args, done)
+            self._queue.put((self._call_counted, (handler.fn, args, done)))
+            if start_worker:
+                threading.Thread(
+                    target=self._work, name="goplugin-netrpc-worker", daemon=True
+                ).start()
+
+    def _refusal(self) -> Exception:
+        return RuntimeError(
+            f"resource exhausted: the plugin is already running {self._limit} calls "
+            "(its max_concurrent_calls); retry when one has ended"
+        )
+
+    def _run_async(
+        self, handler: Handler, args: Any, done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        assert self.loop is not None
+        import asyncio
+
+        future = asyncio.run_coroutine_threadsafe(handler.fn(args), self.loop)
+
+        def finished(f: concurrent.futures.Future[Any]) -> None:
+            with self._lock:
+                self._running -= 1
+            if f.cancelled():
+                done(None, ConnectionClosedError("the call was cancelled"))
+                return
+            error = f.exception()
+            done(None if error is not None else f.result(), error)
+
+        future.add_done_callback(finished)
+
+    def _call_counted(
+        self,
+        fn: Callable[[Any], Any],
+        args: Any,
+        done: Callable[[Any, BaseException | None], None],
+    ) -> None:
+        # The place is free before the reply leaves: a host that sends its next call as soon
+        # as this one is answered must find it free.
+        result: Any = None
+        error: Exception | None = None
+        try:
+            result = fn(args)
+        except Exception as exc:
+            error = exc
+        with self._lock:
+            self._running -= 1
+            self._sync_calls -= 1
+        done(result, error)
+
+    def _work(self) -> None:
+        get = self._queue.get
+        while (item := get()) is not None:
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:
+                _log.exception("net/rpc worker failed")
 
     def close(self) -> None:
-        if self._workers is not None:
-            self._workers.close()
+        with self._lock:
+            self._closed = True
+            workers = self._workers
+        for _ in range(workers):
+            self._queue.put(None)
 
 
 def _call(

@@ -81,6 +81,9 @@ class Session:
         self._cond = threading.Condition(self._lock)  # accept queue, open slots, shutdown
         self._out_lock = threading.Lock()
         self._wake = threading.Event()
+        # _streams, _accept_queue, _pings, _next_ping (and the core): only under _lock, by the
+        # reader, the keeper and any application thread opening, accepting, pinging or using
+        # a stream.
         self._streams: dict[int, Stream] = {}
         self._accept_queue: deque[Stream] = deque()
         self._pings: dict[int, threading.Event] = {}

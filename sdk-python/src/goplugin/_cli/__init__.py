@@ -1,0 +1,1 @@
+"""The subcommands of ``python -m goplugin``, one module each (``inspect``, ``check``)."""
