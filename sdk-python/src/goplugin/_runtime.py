@@ -116,7 +116,7 @@ def configure_logging(level: int, *, for_humans: bool = False) -> None:
 
 def reports_failures(serve: _F) -> _F:
     """Decorates both flavours' ``serve()``: an exception that ends it is reported to the host
-    as one hclog ERROR line (see :func:`report_failure`), then propagates as before."""
+    (see :func:`report_failure`), then propagates as before."""
     import functools
     import inspect
 
@@ -128,7 +128,9 @@ def reports_failures(serve: _F) -> _F:
             try:
                 return await serve(*args, **kwargs)
             except Exception as exc:
-                report_failure(exc, started=_announced != announced)
+                report_failure(
+                    exc, started=_announced != announced, own_process=kwargs.get("test") is None
+                )
                 raise
 
         return cast("_F", serve_reporting_async)
@@ -139,18 +141,54 @@ def reports_failures(serve: _F) -> _F:
         try:
             return serve(*args, **kwargs)
         except Exception as exc:
-            report_failure(exc, started=_announced != announced)
+            report_failure(
+                exc, started=_announced != announced, own_process=kwargs.get("test") is None
+            )
             raise
 
     return cast("_F", serve_reporting)
 
 
-def report_failure(exc: BaseException, *, started: bool = False) -> None:
+# The exception report_failure() last wrote a traceback for; _skip_reported_traceback keeps
+# the interpreter from writing it a second time when it ends the process. Written only by the
+# thread that ran serve(), read by the excepthook on that same thread at exit.
+_reported: BaseException | None = None
+
+
+def _skip_reported_traceback(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if value is not _reported:
+            previous(kind, value, tb)
+
+    excepthook.__goplugin__ = True  # type: ignore[attr-defined]
+    return excepthook
+
+
+def report_failure(exc: BaseException, *, started: bool = False, own_process: bool = False) -> None:
     """Tell the host why serve() failed, as one hclog ERROR line: a Go host logs the plain
     lines of a traceback at DEBUG, where nobody looks, and drops them at INFO; the line also
-    ends up in a Python host's stderr tail. ``started``: after the handshake line."""
+    ends up in a Python host's stderr tail. ``started``: after the handshake line.
+
+    ``own_process`` (not go-plugin's test mode, where the process is the test runner's): the
+    traceback is written here, *before* the ERROR line, and not again when the exception ends
+    the process. A host keeps only the last lines of a plugin's stderr, and a deep traceback
+    (Python 3.13's carets double its length) would otherwise push the one line that says what
+    went wrong out of it."""
+    global _reported
     fields = {"error": f"{type(exc).__name__}: {exc}"}
     message = f"plugin {'failed' if started else 'failed to start'}: {exc}"
+    if own_process:
+        import traceback
+
+        try:
+            sys.stderr.write("".join(traceback.format_exception(exc)))
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        else:
+            _reported = exc
+            if not getattr(sys.excepthook, "__goplugin__", False):
+                sys.excepthook = _skip_reported_traceback(sys.excepthook)
     if any(isinstance(h, _HostLogHandler) for h in logging.getLogger().handlers):
         _log.error(message, extra=fields)
         return
