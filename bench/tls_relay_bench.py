@@ -32,8 +32,8 @@ from typing import Any
 
 import grpc
 
-from goplugin import _mtls, _tlsrelay
-from goplugin._handshake import Handshake, Protocol, parse_handshake
+from goplugin._protocol.handshake import Handshake, Protocol, parse_handshake
+from goplugin._transport import mtls, tlsrelay
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -76,18 +76,18 @@ def serve(mode: str) -> None:
         server.add_insecure_port("unix:" + grpc_path)
         address = grpc_path
     else:
-        host_der = _mtls.pem_to_der(os.environ["PLUGIN_CLIENT_CERT"])
-        identity = _mtls.generate_identity(os.environ.get("BENCH_CURVE", "P-256"))
+        host_der = mtls.pem_to_der(os.environ["PLUGIN_CLIENT_CERT"])
+        identity = mtls.generate_identity(os.environ.get("BENCH_CURVE", "P-256"))
         cert = identity.cert_der
         if mode == "native":
-            creds = _mtls.grpc_server_credentials(identity, host_der)
+            creds = mtls.grpc_server_credentials(identity, host_der)
             server.add_secure_port("unix:" + grpc_path, creds)
             address = grpc_path
         else:
             server.add_insecure_port("unix:" + grpc_path)
             address = os.path.join(directory, "tls.sock")
-            relay = _tlsrelay.TLSServerRelay(
-                _tlsrelay.listen_unix(address), _mtls.mtls_server(identity, host_der), grpc_path
+            relay = tlsrelay.TLSServerRelay(
+                tlsrelay.listen_unix(address), mtls.mtls_server(identity, host_der), grpc_path
             )
             relay.start()
     server.start()
@@ -152,14 +152,14 @@ def _go(go_bin: str, host_curve: str | None) -> Target:
         env: dict[str, str] = {}
         identity = None
         if host_curve is not None:
-            identity = _mtls.generate_identity(host_curve)
+            identity = mtls.generate_identity(host_curve)
             env["PLUGIN_CLIENT_CERT"] = identity.cert_pem.decode()
         hs = stack.enter_context(_process([go_bin], env))
         if identity is None:
             return _insecure("unix:" + hs.address)
         assert hs.server_cert is not None
-        relay = _tlsrelay.TLSClientRelay(
-            hs.network, hs.address, _mtls.mtls_client(identity, hs.server_cert)
+        relay = tlsrelay.TLSClientRelay(
+            hs.network, hs.address, mtls.mtls_client(identity, hs.server_cert)
         )
         stack.enter_context(relay)
         return _insecure(relay.target)
@@ -170,7 +170,7 @@ def _go(go_bin: str, host_curve: str | None) -> Target:
 def _py(mode: str, curve: str = "P-256") -> Target:
     def open_target(stack: ExitStack) -> ChannelFactory:
         env = {"BENCH_CURVE": curve}
-        identity = _mtls.generate_identity(curve)
+        identity = mtls.generate_identity(curve)
         if mode != "plain":
             env["PLUGIN_CLIENT_CERT"] = identity.cert_pem.decode()
         argv = [sys.executable, __file__, "--serve", mode]
@@ -179,11 +179,11 @@ def _py(mode: str, curve: str = "P-256") -> Target:
             return _insecure("unix:" + hs.address)
         assert hs.server_cert is not None
         if mode == "native":
-            creds, extra = _mtls.grpc_channel_credentials(identity, hs.server_cert)
+            creds, extra = mtls.grpc_channel_credentials(identity, hs.server_cert)
             target = "unix:" + hs.address
             return lambda: grpc.secure_channel(target, creds, OPTIONS + extra)
-        relay = _tlsrelay.TLSClientRelay(
-            hs.network, hs.address, _mtls.mtls_client(identity, hs.server_cert)
+        relay = tlsrelay.TLSClientRelay(
+            hs.network, hs.address, mtls.mtls_client(identity, hs.server_cert)
         )
         stack.enter_context(relay)
         return _insecure(relay.target)
@@ -239,13 +239,13 @@ def _grpclib_row(go_bin: str, calls: int, rounds: int) -> Result | None:
             return data
 
     result = Result("grpclib+OpenSSL → Go plugin (AutoMTLS, P-521 both)", "go")
-    identity = _mtls.generate_identity("P-521")
+    identity = mtls.generate_identity("P-521")
     env = {"PLUGIN_CLIENT_CERT": identity.cert_pem.decode()}
 
     async def run(hs: Handshake) -> None:
         assert hs.server_cert is not None
-        ctx = _mtls.mtls_client(identity, hs.server_cert).ssl_context
-        config = Configuration(ssl_target_name_override=_mtls.TLS_SERVER_NAME)
+        ctx = mtls.mtls_client(identity, hs.server_cert).ssl_context
+        config = Configuration(ssl_target_name_override=mtls.TLS_SERVER_NAME)
         channel = Channel(path=hs.address, ssl=ctx, codec=Raw(), config=config)
         small, big = _bytes_value(b"x" * 16), _bytes_value(os.urandom(1 << 20))
 

@@ -1,8 +1,10 @@
 """Generate the sync flavour of goplugin from its asyncio source (httpcore's unasync approach).
 
 ``src/goplugin/_async/*.py`` is the source of truth; each file becomes ``src/goplugin/_sync/``
-with ``async``/``await`` removed and asyncio names replaced by their thread twins. The backend
-seams (``_backend.py``) are written by hand in both folders and are not generated.
+with ``async``/``await`` removed and asyncio names replaced by their thread twins. The IO seam
+both flavours import is written by hand, once per flavour, outside the twins
+(``_backends/aio.py`` and ``_backends/sync.py``, as httpcore's ``_backends/``): imports of
+``_backends.aio`` become imports of ``_backends.sync``.
 
     python scripts/unasync.py           # regenerate
     python scripts/unasync.py --check   # fail if a generated file is out of date
@@ -15,7 +17,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "src" / "goplugin"
-SKIP = {"_backend.py"}
 
 # Applied in order, as whole-word regular expressions.
 SUBS = [
@@ -36,6 +37,7 @@ SUBS = [
     (r"~goplugin\.testing\.aio\.", "~goplugin.testing."),
     (r"~goplugin\.aio\.", "~goplugin."),
     (r"\b_async\b", "_sync"),
+    (r"\b_backends([./])aio\b", r"_backends\1sync"),
     (r"asyncio flavour", "sync flavour"),
 ]
 HEADER = (
@@ -51,11 +53,7 @@ def unasync(text: str) -> str:
 
 
 def targets() -> list[tuple[Path, Path]]:
-    return [
-        (src, ROOT / "_sync" / src.name)
-        for src in sorted((ROOT / "_async").glob("*.py"))
-        if src.name not in SKIP
-    ]
+    return [(src, ROOT / "_sync" / src.name) for src in sorted((ROOT / "_async").glob("*.py"))]
 
 
 def render(src: Path) -> str:

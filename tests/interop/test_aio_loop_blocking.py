@@ -69,16 +69,18 @@ class LoopWatch:
 
 @pytest.fixture
 def loop_watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopWatch]:
-    import goplugin._checksum
-    import goplugin._mtls
+    import goplugin._host.checksum
+    import goplugin._transport.mtls
 
     watch = LoopWatch()
     spy = watch.spy
     monkeypatch.setattr(
-        goplugin._checksum, "_hash_file", spy("hash", goplugin._checksum._hash_file)
+        goplugin._host.checksum, "_hash_file", spy("hash", goplugin._host.checksum._hash_file)
     )
     monkeypatch.setattr(
-        goplugin._mtls, "generate_identity", spy("keygen", goplugin._mtls.generate_identity)
+        goplugin._transport.mtls,
+        "generate_identity",
+        spy("keygen", goplugin._transport.mtls.generate_identity),
     )
     monkeypatch.setattr(subprocess.Popen, "__init__", spy("spawn", subprocess.Popen.__init__))
     monkeypatch.setattr(subprocess.Popen, "wait", spy("waitpid", subprocess.Popen.wait))

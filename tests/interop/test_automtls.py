@@ -18,7 +18,7 @@ from gobuild import go_plugin_example
 
 import goplugin
 import goplugin.aio
-from goplugin._x509 import certificate_curve
+from goplugin._protocol.x509 import certificate_curve
 from goplugin.errors import TLSError
 
 pytestmark = pytest.mark.interop
@@ -117,6 +117,6 @@ def test_a_tls_plugin_needs_a_tls_host(go_kv_plugin: Path, workdir: Path) -> Non
 
 
 def _some_cert_pem() -> str:
-    from goplugin._mtls import generate_identity
+    from goplugin._transport.mtls import generate_identity
 
     return generate_identity().cert_pem.decode()

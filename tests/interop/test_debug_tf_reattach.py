@@ -15,7 +15,7 @@ import pytest
 from conftest import EXAMPLES_PY
 
 from goplugin import ReattachConfig
-from goplugin._reattach import tf_reattach_providers
+from goplugin._protocol.reattach import tf_reattach_providers
 
 pytestmark = pytest.mark.interop
 

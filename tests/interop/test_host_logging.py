@@ -164,7 +164,7 @@ def test_the_crash_tail_has_what_the_plugin_printed_before_dying(
     fault_plugin: list[str], engine: str
 ) -> None:
     """Under serve(), on either engine. aio.serve() does not make a print() wait until it is
-    sent (see _stdio.py): there a line printed right before os._exit() may be lost."""
+    sent (see _services/stdio.py): there a line printed right before os._exit() may be lost."""
     from gen.kv import kv_goplugin, kv_pb2
 
     with goplugin.PluginClient(fault_plugin, handshake=EXAMPLE_HANDSHAKE) as client:

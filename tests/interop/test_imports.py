@@ -21,7 +21,12 @@ from conftest import PLUGINS
 pytestmark = pytest.mark.interop
 
 #: Loaded only for TLS (AutoMTLS, TCP with TLS): a plaintext process has no use for them.
-TLS_MODULES = ("goplugin._mtls", "goplugin._x509", "goplugin._tlsrelay", "goplugin._tlslink")
+TLS_MODULES = (
+    "goplugin._transport.mtls",
+    "goplugin._protocol.x509",
+    "goplugin._transport.tlsrelay",
+    "goplugin._transport.tlslink",
+)
 
 
 def _reference_modules() -> set[str]:

@@ -2,7 +2,7 @@
 
 For each protocol (go-plugin's examples: the gRPC KV plugin, the net/rpc greeter) and each
 flavour, the client is brought into each state and every operation is performed there; what
-happens must be what ``goplugin._lifecycle.TABLE`` says. States are reached the way they come
+happens must be what ``goplugin._host.lifecycle.TABLE`` says. States are reached the way they come
 about in production: ``starting`` with a plugin slow to write its handshake, ``exited`` with a
 SIGKILL from outside, ``failed`` with a plugin that exits at once, ``killing`` with a stopped
 (SIGSTOP) plugin that cannot answer the graceful stop.
@@ -22,7 +22,7 @@ from conftest import EXAMPLE_HANDSHAKE
 from flavours import FLAVOURS, settle
 
 import goplugin
-from goplugin._lifecycle import TABLE, Do, Op, State
+from goplugin._host.lifecycle import TABLE, Do, Op, State
 from goplugin.netrpc import gob
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(240)]

@@ -216,7 +216,7 @@ def test_a_socket_dir_too_long_for_any_socket_is_a_typed_error(
 ) -> None:
     """The host decides PLUGIN_UNIX_SOCKET_DIR: when not even a short name fits in it, the
     plugin says so in an hclog ERROR line (the Go host shows it) and leaves nothing behind."""
-    from goplugin._mtls import generate_identity
+    from goplugin._transport.mtls import generate_identity
 
     too_long = padded_dir(str(long_tmp.runtime / "d"), 100)
     env = {
@@ -243,7 +243,7 @@ def test_python_host_without_room_for_sockets_gets_a_typed_error(
     long_tmp: LongTemp, py_kv_plugin: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No candidate directory leaves room for a socket name: start() says so, spawns nothing."""
-    from goplugin import _sockets
+    from goplugin._transport import sockets as _sockets
     from goplugin.errors import SocketPathTooLongError
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(long_tmp.tmpdir))

@@ -22,10 +22,10 @@ import pytest
 from cryptography import x509
 from gobuild import go_program
 
-from goplugin._handshake import Handshake, Protocol, parse_handshake
-from goplugin._mtls import Identity, generate_identity, mtls_client
-from goplugin._tlsrelay import TLSClientRelay
-from goplugin._x509 import certificate_curve
+from goplugin._protocol.handshake import Handshake, Protocol, parse_handshake
+from goplugin._protocol.x509 import certificate_curve
+from goplugin._transport.mtls import Identity, generate_identity, mtls_client
+from goplugin._transport.tlsrelay import TLSClientRelay
 
 pytestmark = pytest.mark.interop
 

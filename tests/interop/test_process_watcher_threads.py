@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from goplugin import _process
-from goplugin._output import PluginOutput
-from goplugin._watcher import get_watcher
+from goplugin._host import process as _process
+from goplugin._host.output import PluginOutput
+from goplugin._host.watcher import get_watcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

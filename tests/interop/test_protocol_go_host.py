@@ -33,15 +33,15 @@ from gobuild import go_program
 
 import goplugin
 from goplugin._async.launch import _pin_plugin
-from goplugin._handshake import (
+from goplugin._protocol.handshake import (
     HandshakeConfig,
     Protocol,
     check_handshake,
     host_environment,
     parse_handshake,
 )
-from goplugin._hclog import TRACE, StderrLineParser
-from goplugin._mtls import generate_identity
+from goplugin._protocol.hclog import TRACE, StderrLineParser
+from goplugin._transport.mtls import generate_identity
 from goplugin.errors import (
     HandshakeError,
     IncompatibleVersionError,
@@ -643,7 +643,7 @@ def test_a_go_host_waits_for_the_plugins_pipes_to_close(workdir: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known deviation, not fixed here: _process._Pipe hands each 64 KiB piece of a long "
+    reason="known deviation, not fixed here: _host.process._Pipe hands each 64 KiB piece of a long "
     "stderr line to the line parser, which gives a '[ERROR]' first piece ERROR",
 )
 def test_our_host_logs_a_long_stderr_line_in_pieces_at_debug_too(

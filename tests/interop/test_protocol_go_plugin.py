@@ -28,11 +28,15 @@ import pytest
 from conftest import PLUGINS
 from gobuild import go_plugin_example, go_program
 
-from goplugin._handshake import negotiate_plugin_version, parse_handshake, parse_protocol_versions
-from goplugin._internal import CONTROLLER_SHUTDOWN, STDIO_STREAM, StdioData
-from goplugin._mtls import generate_identity
-from goplugin._serveconfig import NOT_A_PLUGIN_MESSAGE
-from goplugin._x509 import certificate_curve
+from goplugin._plugin.config import NOT_A_PLUGIN_MESSAGE
+from goplugin._protocol.handshake import (
+    negotiate_plugin_version,
+    parse_handshake,
+    parse_protocol_versions,
+)
+from goplugin._protocol.internal import CONTROLLER_SHUTDOWN, STDIO_STREAM, StdioData
+from goplugin._protocol.x509 import certificate_curve
+from goplugin._transport.mtls import generate_identity
 
 pytestmark = pytest.mark.interop
 

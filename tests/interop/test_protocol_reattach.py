@@ -21,7 +21,7 @@ from gobuild import go_install
 
 import goplugin
 from goplugin import ReattachConfig
-from goplugin._handshake import Protocol
+from goplugin._protocol.handshake import Protocol
 
 pytestmark = pytest.mark.interop
 

@@ -21,8 +21,8 @@ import pytest
 from gobuild import go_program
 from threaded import joined, run
 
+from goplugin._yamux.session import Session, Stream
 from goplugin.errors import ConnectionClosedError
-from goplugin.netrpc._session import Session, Stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

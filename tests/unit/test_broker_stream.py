@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from goplugin._internal import ConnInfo
+from goplugin._protocol.internal import ConnInfo
 from goplugin._sync.broker import GRPCBroker
 from goplugin.errors import PluginError
 

@@ -8,7 +8,7 @@ import threading
 
 from goplugin._cli.checkprobes import _grammar_problem
 from goplugin._cli.checkreport import ROWS, Report, Status
-from goplugin._handshake import parse_handshake
+from goplugin._protocol.handshake import parse_handshake
 
 
 def test_table_and_json() -> None:

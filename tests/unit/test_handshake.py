@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from goplugin._handshake import (
+from goplugin._protocol.handshake import (
     Handshake,
     HandshakeConfig,
     Protocol,
@@ -20,7 +20,7 @@ from goplugin._handshake import (
     parse_handshake,
     parse_protocol_versions,
 )
-from goplugin._mtls import generate_identity
+from goplugin._transport.mtls import generate_identity
 from goplugin.errors import HandshakeError, IncompatibleVersionError, UnsupportedProtocolError
 
 CERTS = [generate_identity(curve).cert_der for curve in ("P-256", "P-384", "P-521")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from goplugin import HandshakeConfig
-from goplugin._handshake import magic_cookie_mismatch, parse_handshake
+from goplugin._protocol.handshake import magic_cookie_mismatch, parse_handshake
 from goplugin.errors import HandshakeError, MagicCookieError, PluginExitedError
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from goplugin._hclog import (
+from goplugin._protocol.hclog import (
     TRACE,
     HclogJSONFormatter,
     StderrLineParser,

@@ -1,4 +1,4 @@
-"""The host lifecycle table (goplugin._lifecycle): total, documented, and safe under threads."""
+"""The host lifecycle table (goplugin._host.lifecycle): total, documented, safe under threads."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from goplugin import _lifecycle
-from goplugin._lifecycle import TABLE, Do, Lifecycle, Op, State, Verdict, judge_failure
+from goplugin._host import lifecycle as _lifecycle
+from goplugin._host.lifecycle import TABLE, Do, Lifecycle, Op, State, Verdict, judge_failure
 from goplugin.errors import PluginError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md"

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from goplugin import _mtls, _x509
-from goplugin._mtls import Identity, generate_identity, mtls_client, mtls_server
+from goplugin._protocol import x509 as _x509
+from goplugin._transport import mtls
+from goplugin._transport.mtls import Identity, generate_identity, mtls_client, mtls_server
 from goplugin.errors import TLSError
 
 # The server certificate go-plugin v1.8.0's examples/grpc plugin-go-grpc printed in its
@@ -127,18 +128,18 @@ def test_unknown_curve() -> None:
 
 def test_grpcio_can_handle_everything_but_p521() -> None:
     p256, p384, p521 = (generate_identity(c) for c in ("P-256", "P-384", "P-521"))
-    assert _mtls.grpcio_can_handle(p256.cert_der, p384.cert_der)
-    assert not _mtls.grpcio_can_handle(p256.cert_der, p521.cert_der)
-    assert not _mtls.grpcio_can_handle(GO_CERT.public_bytes(serialization.Encoding.DER))
+    assert mtls.grpcio_can_handle(p256.cert_der, p384.cert_der)
+    assert not mtls.grpcio_can_handle(p256.cert_der, p521.cert_der)
+    assert not mtls.grpcio_can_handle(GO_CERT.public_bytes(serialization.Encoding.DER))
 
 
 # -- contexts -------------------------------------------------------------------------------
 
 
-def _handshake(client: _mtls.MTLSContext, server: _mtls.MTLSContext) -> tuple[ssl.SSLObject, ...]:
+def _handshake(client: mtls.MTLSContext, server: mtls.MTLSContext) -> tuple[ssl.SSLObject, ...]:
     """Run a handshake between two in-memory endpoints; OpenSSL's verdict raises SSLError."""
     c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-    c = client.ssl_context.wrap_bio(c_in, c_out, server_hostname=_mtls.TLS_SERVER_NAME)
+    c = client.ssl_context.wrap_bio(c_in, c_out, server_hostname=mtls.TLS_SERVER_NAME)
     s = server.ssl_context.wrap_bio(s_in, s_out, server_side=True)
     done = {id(c): False, id(s): False}
     for _ in range(20):
@@ -203,7 +204,7 @@ def test_server_refuses_a_client_without_certificate(pair: tuple[Identity, Ident
     host, plugin = pair
     bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     bare.load_verify_locations(cadata=plugin.cert_der)
-    anonymous = _mtls.MTLSContext(bare, plugin.cert_der, server_side=False)
+    anonymous = mtls.MTLSContext(bare, plugin.cert_der, server_side=False)
     with pytest.raises(ssl.SSLError):
         _handshake(anonymous, mtls_server(plugin, host.cert_der))
 
@@ -241,6 +242,6 @@ def test_identity_loads_without_memfd(
 
 def test_grpcio_credentials_are_built_from_pem(pair: tuple[Identity, Identity]) -> None:
     host, plugin = pair
-    creds, options = _mtls.grpc_channel_credentials(host, plugin.cert_der)
+    creds, options = mtls.grpc_channel_credentials(host, plugin.cert_der)
     assert creds is not None and ("grpc.ssl_target_name_override", "localhost") in options
-    assert _mtls.grpc_server_credentials(plugin, host.cert_der) is not None
+    assert mtls.grpc_server_credentials(plugin, host.cert_der) is not None

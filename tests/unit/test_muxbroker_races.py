@@ -15,9 +15,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from goplugin._yamux.session import Session
 from goplugin.errors import ConnectionClosedError
 from goplugin.netrpc._muxbroker import MuxBroker
-from goplugin.netrpc._session import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

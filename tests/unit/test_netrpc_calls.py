@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from goplugin import netrpc
-from goplugin._handshake import Protocol
-from goplugin._serveconfig import _protocol_of
+from goplugin._plugin.config import _protocol_of
+from goplugin._protocol.handshake import Protocol
+from goplugin._yamux.session import Session
 from goplugin.errors import (
     ConnectionClosedError,
     GobEncodeError,
@@ -39,7 +40,6 @@ from goplugin.netrpc._muxbroker import MuxBroker
 from goplugin.netrpc._rpc import ClientCodec
 from goplugin.netrpc._server import Dispatcher, serve_stream
 from goplugin.netrpc._service import compile_service
-from goplugin.netrpc._session import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

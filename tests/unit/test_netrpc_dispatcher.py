@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from goplugin._serveconfig import check_max_concurrent_calls, make_serve_config
+from goplugin._plugin.config import check_max_concurrent_calls, make_serve_config
 from goplugin.netrpc._server import Dispatcher
 from goplugin.netrpc._service import Handler
 from goplugin.plugin import GRPCPlugin

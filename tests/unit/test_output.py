@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from goplugin import _output
-from goplugin._output import STDIO_STDERR, STDIO_STDOUT, PluginOutput
+from goplugin._host import output as _output
+from goplugin._host.output import STDIO_STDERR, STDIO_STDOUT, PluginOutput
 
 
 class Recorder(logging.Handler):

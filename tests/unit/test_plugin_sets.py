@@ -21,7 +21,7 @@ from gen.kv import kv_goplugin
 import goplugin
 import goplugin.aio
 from goplugin import netrpc
-from goplugin._serveconfig import make_serve_config
+from goplugin._plugin.config import make_serve_config
 from goplugin.errors import PluginError
 
 HANDSHAKE = goplugin.HandshakeConfig(1, "K", "V")

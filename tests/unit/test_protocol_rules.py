@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from goplugin import HandshakeConfig, PluginClient, ReattachConfig, _brokercore
-from goplugin._brokercore import PENDING_TTL, BrokerState
-from goplugin._handshake import Protocol
-from goplugin._internal import ConnInfo
-from goplugin._stdio import MAX_BUFFERED, STDERR, STDOUT, StdioBuffer
+from goplugin import HandshakeConfig, PluginClient, ReattachConfig
+from goplugin._protocol.handshake import Protocol
+from goplugin._protocol.internal import ConnInfo
+from goplugin._services import broker as _brokercore
+from goplugin._services.broker import PENDING_TTL, BrokerState
+from goplugin._services.stdio import MAX_BUFFERED, STDERR, STDOUT, StdioBuffer
 from goplugin._sync.broker import GRPCBroker
 from goplugin.errors import PluginError
 
@@ -114,16 +115,16 @@ def test_our_defaults_are_go_plugins(tmp_path: Path) -> None:
     """The timings and limits go-plugin v1.8.0 and yamux v0.1.2 use, as ours: start timeout
     1 min, stop grace 2 s, ports 10000-25000, broker waits 5 s, yamux keepalive every 30 s
     with 10 s to answer and 256 streams waiting to be accepted, a 256 KiB window."""
-    from goplugin.netrpc import _session, _yamux_frames
+    from goplugin._yamux import frames, session
     from goplugin.netrpc._muxbroker import ACCEPT_TIMEOUT
 
     config = PluginClient(["plugin"], handshake=HANDSHAKE)._config
     assert (config.start_timeout, config.kill_timeout) == (60.0, 2.0)
     assert (config.min_port, config.max_port) == (10000, 25000)
     assert PENDING_TTL == ACCEPT_TIMEOUT == 5.0
-    assert (_session.KEEPALIVE_INTERVAL, _session.KEEPALIVE_TIMEOUT) == (30.0, 10.0)
-    assert _yamux_frames.DEFAULT_ACCEPT_BACKLOG == 256
-    assert _yamux_frames.INITIAL_STREAM_WINDOW == 256 * 1024
+    assert (session.KEEPALIVE_INTERVAL, session.KEEPALIVE_TIMEOUT) == (30.0, 10.0)
+    assert frames.DEFAULT_ACCEPT_BACKLOG == 256
+    assert frames.INITIAL_STREAM_WINDOW == 256 * 1024
 
 
 def test_broker_ids_count_from_1_on_each_side(tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_a_python_plugin_redirects_print_but_not_its_crashes() -> None:
     import io
     import sys
 
-    from goplugin._stdio import redirect_stdio
+    from goplugin._services.stdio import redirect_stdio
 
     buffer, real_stderr = StdioBuffer(), io.StringIO()
     restore = redirect_stdio(buffer, real_stderr)
@@ -180,7 +181,11 @@ def test_grpcio_tls_cannot_use_p521(server_curve: str, client_curve: str, works:
     OpenSSL (Python's ssl) when it meets one."""
     import grpc
 
-    from goplugin._mtls import generate_identity, grpc_channel_credentials, grpc_server_credentials
+    from goplugin._transport.mtls import (
+        generate_identity,
+        grpc_channel_credentials,
+        grpc_server_credentials,
+    )
 
     server_id, client_id = generate_identity(server_curve), generate_identity(client_curve)
     server = grpc.server(ThreadPoolExecutor(2))

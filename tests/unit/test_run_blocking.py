@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from goplugin._async._backend import run_blocking, run_blocking_owned
+from goplugin._backends.aio import run_blocking, run_blocking_owned
 
 
 async def test_results_come_back_from_another_thread() -> None:

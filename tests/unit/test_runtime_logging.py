@@ -1,5 +1,6 @@
-"""serve()'s logging set-up (goplugin._runtime.configure_logging): one handler however often it
-runs, INFO unless asked, and grpc's own loggers kept out of DEBUG unless the user set them."""
+"""serve()'s logging set-up (goplugin._plugin.runtime.configure_logging): one handler however
+often it runs, INFO unless asked, and grpc's own loggers kept out of DEBUG unless the user set
+them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from goplugin._runtime import configure_logging, log_level_from_env
+from goplugin._plugin.runtime import configure_logging, log_level_from_env
 
 
 @pytest.fixture(autouse=True)

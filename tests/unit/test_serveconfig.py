@@ -1,4 +1,4 @@
-"""The plugin side's reading of its host's environment (``_serveconfig``), without processes."""
+"""The plugin side's reading of its host's environment (``_plugin/config.py``), no processes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from goplugin import HandshakeConfig
-from goplugin._serveconfig import make_serve_config
+from goplugin._plugin.config import make_serve_config
 from goplugin.plugin import GRPCPlugin
 
 HANDSHAKE = HandshakeConfig(1, "BASIC_PLUGIN", "hello")

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from goplugin import Protocol, ReattachConfig
-from goplugin._servetest import ServeTestConfig
+from goplugin._plugin.testmode import ServeTestConfig
 
 
 def test_stop_before_the_plugin_serves_is_remembered() -> None:

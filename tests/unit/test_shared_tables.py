@@ -19,16 +19,17 @@ from typing import Any
 
 import pytest
 
-from goplugin import _transport
-from goplugin._async._backend import wait_future
-from goplugin._brokercore import BrokerState
-from goplugin._grpcmux import GRPCMuxer
-from goplugin._internal import ConnInfo
+from goplugin._backends.aio import wait_future
 from goplugin._lazy import lazy_getattr
-from goplugin._services import LazyReflection
-from goplugin._stdio import STDERR, STDOUT, StdioBuffer
+from goplugin._protocol.internal import ConnInfo
+from goplugin._services.broker import BrokerState
+from goplugin._services.reflection import LazyReflection
+from goplugin._services.stdio import STDERR, STDOUT, StdioBuffer
 from goplugin._sync import broker as sync_broker
 from goplugin._sync.broker import GRPCBroker
+from goplugin._transport import endpoints
+from goplugin._transport.grpcmux import GRPCMuxer
+from goplugin._yamux.session import Session
 from goplugin.errors import PluginError
 from goplugin.netrpc import _server
 from goplugin.netrpc._client import ClientConn
@@ -37,7 +38,6 @@ from goplugin.netrpc._muxbroker import MuxBroker
 from goplugin.netrpc._rpc import EMPTY_STRUCT
 from goplugin.netrpc._rpcserver import RPCServer
 from goplugin.netrpc._server import Dispatcher
-from goplugin.netrpc._session import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -209,7 +209,7 @@ def test_grpc_broker_stops_every_server_even_one_started_while_closing(
     """accept_and_serve racing close(): on main a server that finished starting after close()
     had walked the list was never stopped."""
     listeners: list[Any] = []
-    real_listen = _transport.listen
+    real_listen = endpoints.listen
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         listener = real_listen(*args, **kwargs)
@@ -326,7 +326,7 @@ def test_lazy_names_resolve_to_one_object_from_many_threads() -> None:
     names = {
         "Encoder": ".netrpc._gobenc",
         "Decoder": ".netrpc._gobdec",
-        "Session": ".netrpc._session",
+        "Session": "._yamux.session",
     }
     rounds: list[dict[str, Any]] = [{"__name__": f"fake{r}"} for r in range(30)]
     resolvers = [lazy_getattr("goplugin", names, ns) for ns in rounds]

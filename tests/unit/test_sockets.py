@@ -1,5 +1,6 @@
-"""Where sockets go (goplugin._sockets): a private 0700 directory with room for any socket name,
-under TMPDIR when it fits, else under XDG_RUNTIME_DIR, else /tmp; a typed error otherwise."""
+"""Where sockets go (goplugin._transport.sockets): a private 0700 directory with room for any
+socket name, under TMPDIR when it fits, else under XDG_RUNTIME_DIR, else /tmp; a typed error
+otherwise."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from goplugin import _sockets
-from goplugin._sockets import (
+from goplugin._transport import sockets as _sockets
+from goplugin._transport.sockets import (
     SOCKET_NAME_ROOM,
     SUN_PATH_MAX,
     check_socket_path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from goplugin._stdio import STDOUT, StdioBuffer
+from goplugin._services.stdio import STDOUT, StdioBuffer
 
 
 def test_a_write_waits_until_the_consumer_sent_it() -> None:

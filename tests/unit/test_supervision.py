@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from goplugin import RestartPolicy
-from goplugin._supervision import RestartTracker, describe_failure, is_permanent
+from goplugin._host.supervision import RestartTracker, describe_failure, is_permanent
 from goplugin.errors import (
     ChecksumError,
     IncompatibleVersionError,

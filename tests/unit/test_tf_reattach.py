@@ -8,8 +8,12 @@ import subprocess
 import pytest
 
 from goplugin import HandshakeConfig, Protocol, ReattachConfig
-from goplugin._reattach import check_provider_address, tf_reattach_line, tf_reattach_providers
-from goplugin._serveconfig import make_serve_config
+from goplugin._plugin.config import make_serve_config
+from goplugin._protocol.reattach import (
+    check_provider_address,
+    tf_reattach_line,
+    tf_reattach_providers,
+)
 
 CONFIG = ReattachConfig(Protocol.GRPC, 5, "unix", "/tmp/plugin123", 4242, test=True)
 

@@ -20,15 +20,15 @@ from typing import Any
 import grpc
 import pytest
 
-from goplugin import _tlslink
-from goplugin._mtls import (
+from goplugin._transport import tlslink
+from goplugin._transport.mtls import (
     Identity,
     generate_identity,
     grpc_server_credentials,
     mtls_client,
     mtls_server,
 )
-from goplugin._tlsrelay import TLSClientRelay, TLSServerRelay, dial, listen_unix
+from goplugin._transport.tlsrelay import TLSClientRelay, TLSServerRelay, dial, listen_unix
 from goplugin.errors import TLSError
 
 ECHO = "/bench.Echo/Echo"
@@ -228,7 +228,7 @@ def test_stalled_handshake_times_out_and_others_are_served(
     pair: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     client, server, _ = pair
-    monkeypatch.setattr(_tlslink, "HANDSHAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(tlslink, "HANDSHAKE_TIMEOUT", 0.3)
     with socket.socket(socket.AF_UNIX) as silent:
         silent.connect(str(tmp_path / "tls.sock"))
         assert _exchange(client.path, b"still served") == b"still served"

@@ -113,7 +113,7 @@ EXPECTED = {
     "aio-netrpc-wrapped": "typed_host.Greeter",
     "servicer-broker": "goplugin._sync.broker.GRPCBroker",
     "aio-servicer-broker": "goplugin._async.broker.GRPCBroker",
-    "muxbroker-dial": "goplugin.netrpc._stream.Stream",
+    "muxbroker-dial": "goplugin._yamux.stream.Stream",
 }
 
 

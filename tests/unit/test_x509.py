@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from goplugin import _x509
-from goplugin._mtls import generate_identity
+from goplugin._protocol import x509 as _x509
+from goplugin._transport.mtls import generate_identity
 from goplugin.errors import TLSError
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.timezone.utc)

@@ -12,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from goplugin.errors import ConnectionClosedError, ProtocolError
-from goplugin.netrpc._yamux import MAX_PENDING_REPLIES, Connection, StreamState
-from goplugin.netrpc._yamux_frames import (
+from goplugin._yamux.connection import MAX_PENDING_REPLIES, Connection, StreamState
+from goplugin._yamux.frames import (
     FLAG_ACK,
     FLAG_FIN,
     FLAG_RST,
@@ -35,6 +34,7 @@ from goplugin.netrpc._yamux_frames import (
     decode_header,
     encode_header,
 )
+from goplugin.errors import ConnectionClosedError, ProtocolError
 
 DATA, WU, PING, GO_AWAY = (int(t) for t in FrameType)
 WINDOW = INITIAL_STREAM_WINDOW

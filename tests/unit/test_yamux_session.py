@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 from threaded import joined, run
 
-from goplugin.errors import ConnectionClosedError, ProtocolError
-from goplugin.netrpc._session import Session, Stream
-from goplugin.netrpc._yamux import Connection
-from goplugin.netrpc._yamux_frames import (
+from goplugin._yamux.connection import Connection
+from goplugin._yamux.frames import (
     FLAG_ACK,
     FLAG_RST,
     FLAG_SYN,
@@ -32,6 +30,8 @@ from goplugin.netrpc._yamux_frames import (
     StreamOpened,
     encode_header,
 )
+from goplugin._yamux.session import Session, Stream
+from goplugin.errors import ConnectionClosedError, ProtocolError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

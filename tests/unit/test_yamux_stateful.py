@@ -11,8 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from goplugin.netrpc._yamux import Connection, StreamState
-from goplugin.netrpc._yamux_frames import (
+from goplugin._yamux.connection import Connection, StreamState
+from goplugin._yamux.frames import (
     HEADER_SIZE,
     INITIAL_STREAM_WINDOW,
     DataReceived,

@@ -22,8 +22,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import _deferred
-from ._handshake import Handshake, HandshakeConfig, Protocol
 from ._lazy import lazy_getattr
+from ._protocol.handshake import Handshake, HandshakeConfig, Protocol
 from .errors import (
     ChecksumError,
     ClientClosedError,
@@ -58,14 +58,14 @@ from .errors import (
 if TYPE_CHECKING:
     from . import aio as aio
     from . import netrpc as netrpc
-    from ._checksum import SecureConfig
-    from ._reattach import ReattachConfig
-    from ._supervision import (
+    from ._host.checksum import SecureConfig
+    from ._host.supervision import (
         RestartPolicy,
         SupervisorEvent,
         SupervisorEventKind,
         SupervisorState,
     )
+    from ._protocol.reattach import ReattachConfig
     from ._sync.broker import GRPCBroker
     from ._sync.client import PluginClient
     from ._sync.server import serve
@@ -130,13 +130,13 @@ __getattr__ = lazy_getattr(
     {
         "GRPCBroker": "._sync.broker",
         "PluginClient": "._sync.client",
-        "ReattachConfig": "._reattach",
-        "RestartPolicy": "._supervision",
-        "SecureConfig": "._checksum",
+        "ReattachConfig": "._protocol.reattach",
+        "RestartPolicy": "._host.supervision",
+        "SecureConfig": "._host.checksum",
         "Supervisor": "._sync.supervisor",
-        "SupervisorEvent": "._supervision",
-        "SupervisorEventKind": "._supervision",
-        "SupervisorState": "._supervision",
+        "SupervisorEvent": "._host.supervision",
+        "SupervisorEventKind": "._host.supervision",
+        "SupervisorState": "._host.supervision",
         "serve": "._sync.server",
     },
     globals(),

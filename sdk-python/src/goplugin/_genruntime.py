@@ -24,7 +24,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ._deferred import GRPC_AIO, executed
-from ._servicerguard import check_servicer
+from ._plugin.servicerguard import check_servicer
 from .errors import CodegenVersionError
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def _register(
         if fn is None or getattr(type(impl), attr, None) is getattr(base, attr):
             continue
         if on_pure:
-            from ._services import method_handler
+            from ._services.handlers import method_handler
 
             handlers[method] = method_handler(
                 fn, streams=_STREAMS[kind], deserialize=deserialize, serialize=serialize

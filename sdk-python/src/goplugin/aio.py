@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._handshake import Handshake, HandshakeConfig, Protocol
 from ._lazy import lazy_getattr
+from ._protocol.handshake import Handshake, HandshakeConfig, Protocol
 from .errors import (
     ChecksumError,
     ClientClosedError,
@@ -55,14 +55,14 @@ if TYPE_CHECKING:
     from ._async.client import PluginClient
     from ._async.server import serve
     from ._async.supervisor import Supervisor
-    from ._checksum import SecureConfig
-    from ._reattach import ReattachConfig
-    from ._supervision import (
+    from ._host.checksum import SecureConfig
+    from ._host.supervision import (
         RestartPolicy,
         SupervisorEvent,
         SupervisorEventKind,
         SupervisorState,
     )
+    from ._protocol.reattach import ReattachConfig
 
 __all__ = [
     "ChecksumError",
@@ -113,13 +113,13 @@ __getattr__ = lazy_getattr(
     {
         "GRPCBroker": "._async.broker",
         "PluginClient": "._async.client",
-        "ReattachConfig": "._reattach",
-        "RestartPolicy": "._supervision",
-        "SecureConfig": "._checksum",
+        "ReattachConfig": "._protocol.reattach",
+        "RestartPolicy": "._host.supervision",
+        "SecureConfig": "._host.checksum",
         "Supervisor": "._async.supervisor",
-        "SupervisorEvent": "._supervision",
-        "SupervisorEventKind": "._supervision",
-        "SupervisorState": "._supervision",
+        "SupervisorEvent": "._host.supervision",
+        "SupervisorEventKind": "._host.supervision",
+        "SupervisorState": "._host.supervision",
         "serve": "._async.server",
     },
     globals(),

@@ -52,6 +52,6 @@ def serve_netrpc() -> None:
 def distrust_host() -> None:
     """Pin a certificate other than the one the host sent (AutoMTLS): the host is refused."""
     if os.environ.get("PLUGIN_CLIENT_CERT"):
-        from goplugin._mtls import generate_identity
+        from goplugin._transport.mtls import generate_identity
 
         os.environ["PLUGIN_CLIENT_CERT"] = generate_identity().cert_pem.decode()

@@ -17,12 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from .._brokercore import PENDING_TTL, BrokerState
-from .._internal import BROKER_START_STREAM, ConnInfo
-from .._serveconfig import DEFAULT_MAX_CONCURRENT_CALLS
-from .._transport import Endpoint, Listener, TLSPair, dial, listen
-from ..errors import PluginError
-from ._backend import (
+from .._backends.aio import (
     Cancelled,
     Queue,
     Task,
@@ -34,11 +29,16 @@ from ._backend import (
     stop_server,
     wait_future,
 )
+from .._plugin.config import DEFAULT_MAX_CONCURRENT_CALLS
+from .._protocol.internal import BROKER_START_STREAM, ConnInfo
+from .._services.broker import PENDING_TTL, BrokerState
+from .._transport.endpoints import Endpoint, Listener, TLSPair, dial, listen
+from ..errors import PluginError
 
 if TYPE_CHECKING:
-    from .._grpcmux import GRPCMuxer
+    from .._backends.aio import Channel, Server
+    from .._transport.grpcmux import GRPCMuxer
     from ..plugin import GRPCPlugin
-    from ._backend import Channel, Server
 
     #: What ``accept_and_serve`` puts on its server: a plugin object, a function that
     #: registers on the server, or several of those.

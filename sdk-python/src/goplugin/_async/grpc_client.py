@@ -12,18 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from .._grpcmux import GRPCMuxer
-from .._internal import (
-    CONTROLLER_SHUTDOWN,
-    HEALTH_CHECK,
-    HEALTH_SERVICE_NAME,
-    STDIO_STREAM,
-    StdioData,
-)
-from .._sockets import connect
-from .._transport import dial
-from ..errors import PluginError
-from ._backend import (
+from .._backends.aio import (
     AsyncGuardedChannel,
     Channel,
     open_channel,
@@ -32,13 +21,24 @@ from ._backend import (
     start_task,
     wait_future,
 )
+from .._protocol.internal import (
+    CONTROLLER_SHUTDOWN,
+    HEALTH_CHECK,
+    HEALTH_SERVICE_NAME,
+    STDIO_STREAM,
+    StdioData,
+)
+from .._transport.endpoints import dial
+from .._transport.grpcmux import GRPCMuxer
+from .._transport.sockets import connect
+from ..errors import PluginError
 from .broker import GRPCBroker
 
 if TYPE_CHECKING:
-    from .._channel import AsyncCallJudge
-    from .._handshake import Handshake
-    from .._output import PluginOutput
-    from .._transport import Endpoint, TLSPair
+    from .._host.output import PluginOutput
+    from .._protocol.handshake import Handshake
+    from .._transport.channel import AsyncCallJudge
+    from .._transport.endpoints import Endpoint, TLSPair
 
 __all__ = ["GRPCClient"]
 
@@ -211,7 +211,7 @@ def _close_transport(transport: tuple[GRPCMuxer | None, Endpoint]) -> None:
 
 def _connect_muxer(network: str, address: str, socket_dir: str) -> GRPCMuxer:
     """Dial the plugin once and run the yamux client session on it (grpc_client_muxer.go)."""
-    from ..netrpc._session import Session
+    from .._yamux.session import Session
 
     muxer = GRPCMuxer(server=False, socket_dir=socket_dir)
     muxer.attach(Session(connect(network, address, timeout=10.0), client=True))

@@ -1,7 +1,7 @@
 """What a failed call raises: the host's judge for its gRPC channels and net/rpc clients.
 
 Source of truth for both flavours (``_sync/guard.py`` is generated). Consulted only when a
-call fails, never on success. The decision is ``_lifecycle.judge_failure`` over facts: the
+call fails, never on success. The decision is ``_host.lifecycle.judge_failure`` over facts: the
 call's deadline, the client's state, the kind of error, the kernel's word on the process
 (pidfd-backed exit future, ``waitid``), and the connection's state. Never the error's text:
 a live plugin may write anything there, "unexpected EOF" included.
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from .. import _process
-from .._lifecycle import Lifecycle, Op, State, Verdict, judge_failure
+from .._backends.aio import sleep, wait_future
+from .._host import process as _process
+from .._host.lifecycle import Lifecycle, Op, State, Verdict, judge_failure
 from ..errors import ConnectionClosedError, PluginExitedError
-from ._backend import sleep, wait_future
 
 if TYPE_CHECKING:
-    from .._channel import ConnectionProbe
+    from .._transport.channel import ConnectionProbe
+    from .._yamux.session import Session
     from ..errors import ProtocolError
-    from ..netrpc._session import Session
 
 __all__ = ["CallGuard", "SessionJudge"]
 
@@ -53,7 +53,8 @@ _CLOSING = (State.KILLING, State.KILLED)
 
 
 class CallGuard:
-    """The client's judge of failed calls (``_channel.CallJudge``), shared by its channels.
+    """The client's judge of failed calls (``_transport.channel.CallJudge``), shared by its
+    channels.
 
     Thread safety: stateless apart from the client's Lifecycle (locked) and the process
     handle (set before any call can fail, never reset), so any thread may use it at once.

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from .. import _process
-from .._handshake import (
+from .._backends.aio import run_blocking, wait_future
+from .._host import process as _process
+from .._protocol.handshake import (
     CORE_PROTOCOL_VERSION,
     Handshake,
     Protocol,
@@ -24,8 +25,8 @@ from .._handshake import (
     magic_cookie_mismatch,
     parse_handshake,
 )
-from .._sockets import connect, private_socket_dir
-from .._transport import TLSPair
+from .._transport.endpoints import TLSPair
+from .._transport.sockets import connect, private_socket_dir
 from ..errors import (
     HandshakeError,
     LaunchError,
@@ -37,15 +38,14 @@ from ..errors import (
     StartTimeoutError,
     TLSError,
 )
-from ._backend import run_blocking, wait_future
 from .grpc_client import GRPCClient
 
 if TYPE_CHECKING:
-    from .._checksum import SecureConfig
-    from .._clientconfig import ClientConfig
-    from .._mtls import Identity
-    from .._output import PluginOutput
-    from .._reattach import ReattachConfig
+    from .._host.checksum import SecureConfig
+    from .._host.config import ClientConfig
+    from .._host.output import PluginOutput
+    from .._protocol.reattach import ReattachConfig
+    from .._transport.mtls import Identity
     from .guard import CallGuard
     from .rpc_client import RPCClient
 
@@ -72,7 +72,7 @@ async def launch(
     then read and check its handshake line by ``deadline``; the TLS pair to connect with.
 
     The blocking steps (hashing the binary, generating the AutoMTLS key, the fork, done by the
-    watcher thread: see ``_process``) never run on an event loop."""
+    watcher thread: see ``_host/process.py``) never run on an event loop."""
     assert config.cmd is not None
     cmd = list(config.cmd)
     if checksum is not None:
@@ -233,7 +233,7 @@ def _parse_handshake(line: str, cmd: list[str]) -> Handshake:
 
 
 def _new_identity() -> Identity:
-    from .._mtls import generate_identity  # cryptography is only loaded for AutoMTLS
+    from .._transport.mtls import generate_identity  # cryptography is only loaded for AutoMTLS
 
     return generate_identity()
 

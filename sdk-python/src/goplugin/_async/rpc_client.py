@@ -18,17 +18,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._channel import reraise
-from .._output import STDIO_STDERR, STDIO_STDOUT
-from .._transport import TLSPair, connect
-from ..errors import ConnectionClosedError, PluginError, RPCTimeoutError
-from ..netrpc._client import ClientConn
-from ..netrpc._gobtypes import BOOL, STRING, UINT32
-from ..netrpc._muxbroker import MuxBroker
-from ..netrpc._rpc import EMPTY_STRUCT
-from ..netrpc._server import Dispatcher
-from ..netrpc._session import Session
-from ._backend import (
+from .._backends.aio import (
     CallFuture,
     call_future_of,
     mux_broker_view,
@@ -37,15 +27,25 @@ from ._backend import (
     running_loop,
     wait_call,
 )
+from .._host.output import STDIO_STDERR, STDIO_STDOUT
+from .._transport.channel import reraise
+from .._transport.endpoints import TLSPair, connect
+from .._yamux.session import Session
+from ..errors import ConnectionClosedError, PluginError, RPCTimeoutError
+from ..netrpc._client import ClientConn
+from ..netrpc._gobtypes import BOOL, STRING, UINT32
+from ..netrpc._muxbroker import MuxBroker
+from ..netrpc._rpc import EMPTY_STRUCT
+from ..netrpc._server import Dispatcher
 from .guard import SessionJudge
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._handshake import Handshake
-    from .._output import PluginOutput
+    from .._host.output import PluginOutput
+    from .._protocol.handshake import Handshake
+    from .._yamux.stream import Stream
     from ..netrpc._gobtypes import GoType
-    from ..netrpc._stream import Stream
     from .guard import CallGuard
 
 __all__ = ["AsyncClient", "RPCClient"]

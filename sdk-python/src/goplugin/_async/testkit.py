@@ -7,7 +7,7 @@ the objects a real host gets: :class:`~goplugin.aio.PluginClient` and what its
 production code runs.
 
 An in-process pair serves the plugin with the real ``serve()`` in test mode
-(:class:`~goplugin._servetest.ServeTestConfig`, go-plugin's ``ServeConfig.Test``) and attaches
+(:class:`~goplugin._plugin.testmode.ServeTestConfig`, go-plugin's ``ServeConfig.Test``) and attaches
 a real host to it (``PluginClient(reattach=...)``, as go-plugin's test mode does). The two
 talk over a unix socket in a private 0700 directory, the socket a plugin process would use:
 grpcio can serve only addresses it binds itself (it takes no socketpair or file descriptor),
@@ -23,15 +23,15 @@ from concurrent.futures import Future
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from .._servetest import ServeTestConfig
+from .._backends.aio import start_task, wait_future
+from .._plugin.testmode import ServeTestConfig
 from ..errors import PluginError, StartTimeoutError
 from ..testing._common import in_process_environ, python_command, python_environment
-from ._backend import start_task, wait_future
 from .client import PluginClient
 from .server import serve
 
 if TYPE_CHECKING:
-    from .._handshake import HandshakeConfig
+    from .._protocol.handshake import HandshakeConfig
 
 __all__ = ["PluginHost", "launch", "launch_python", "serve_in_process"]
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .._handshake import HandshakeConfig, Protocol
+from .._protocol.handshake import HandshakeConfig, Protocol
 from .checklaunch import Launch
 from .checkmtls import check_automtls
 from .checkprobes import (

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from .._internal import (
+from .._backends.sync import open_channel
+from .._protocol.internal import (
     CONTROLLER_SHUTDOWN,
     HEALTH_CHECK,
     HEALTH_SERVICE_NAME,
@@ -20,12 +21,11 @@ from .._internal import (
     STDIO_STREAM,
     StdioData,
 )
-from .._sync._backend import open_channel
-from .._transport import dial
+from .._transport.endpoints import dial
 
 if TYPE_CHECKING:
-    from .._handshake import Handshake
-    from .._transport import TLSPair
+    from .._protocol.handshake import Handshake
+    from .._transport.endpoints import TLSPair
     from .checklaunch import Launch
     from .checkreport import Report
 

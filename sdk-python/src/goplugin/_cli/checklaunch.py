@@ -2,7 +2,7 @@
 stdout line kept (not only the first, so that stray output can be told from a bad handshake),
 stopped the go-plugin way, and never left behind.
 
-Processes go through :mod:`goplugin._process` like a host's: each in its own process group,
+Processes go through :mod:`goplugin._host.process` like a host's: each in its own process group,
 killed as a group, reaped by the watcher thread, its private socket directory removed.
 """
 
@@ -16,8 +16,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .. import _process
-from .._handshake import (
+from .._host import process as _process
+from .._host.output import PluginOutput
+from .._protocol.handshake import (
     ENV_CLIENT_CERT,
     ENV_MAX_PORT,
     ENV_MIN_PORT,
@@ -30,8 +31,7 @@ from .._handshake import (
     host_environment,
     parse_handshake,
 )
-from .._output import PluginOutput
-from .._sockets import private_socket_dir
+from .._transport.sockets import private_socket_dir
 from ..errors import HandshakeError
 
 __all__ = ["Launch", "Started", "by_hand_environment"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .._handshake import Handshake, HandshakeConfig, Protocol
-from .._sockets import connect
+from .._protocol.handshake import Handshake, HandshakeConfig, Protocol
+from .._transport.sockets import connect
 from .checklaunch import Launch
 from .checkprobes import describe_no_handshake
 
 if TYPE_CHECKING:
-    from .._transport import TLSPair
+    from .._transport.endpoints import TLSPair
     from .checkreport import Report
 
 __all__ = ["check_automtls"]
@@ -31,9 +31,9 @@ def check_automtls(
     """A host with AutoMTLS sends a P-521 certificate; the plugin must answer with its own
     certificate in the handshake and serve mutual TLS with it (what Terraform, Vault and
     Packer require). Our side of TLS is OpenSSL's, which handles P-521 (grpcio cannot)."""
-    from .._mtls import GO_CURVE, generate_identity
-    from .._transport import TLSPair
-    from .._x509 import certificate_curve
+    from .._protocol.x509 import certificate_curve
+    from .._transport.endpoints import TLSPair
+    from .._transport.mtls import GO_CURVE, generate_identity
     from ..errors import TLSError
 
     identity = generate_identity(GO_CURVE)
@@ -87,7 +87,7 @@ def _tls_handshake(announced: Handshake, tls: TLSPair, timeout: float) -> str | 
     or silence (yamux waits for the client) once the plugin accepted us."""
     import ssl
 
-    from .._mtls import TLS_SERVER_NAME, mtls_client
+    from .._transport.mtls import TLS_SERVER_NAME, mtls_client
 
     context = mtls_client(tls.identity, tls.peer_der).ssl_context
     sock = connect(announced.network, announced.address, min(timeout, 5.0))

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .._lifecycle import Lifecycle
+from .._host.lifecycle import Lifecycle
 from .._sync.guard import CallGuard
 from .._sync.rpc_client import RPCClient
 from ..errors import PluginError, RPCServerError
@@ -16,8 +16,8 @@ from ..netrpc._gobtypes import BOOL, STRING, UINT32
 from ..netrpc._rpc import EMPTY_STRUCT
 
 if TYPE_CHECKING:
-    from .._handshake import Handshake
-    from .._transport import TLSPair
+    from .._protocol.handshake import Handshake
+    from .._transport.endpoints import TLSPair
     from .checklaunch import Launch
     from .checkreport import Report
 

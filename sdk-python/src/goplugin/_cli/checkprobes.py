@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .._sockets import connect
+from .._transport.sockets import connect
 from .checklaunch import Launch, Started, by_hand_environment
 
 if TYPE_CHECKING:
-    from .._handshake import Handshake, HandshakeConfig
+    from .._protocol.handshake import Handshake, HandshakeConfig
     from .checkreport import Report
 
 __all__ = [

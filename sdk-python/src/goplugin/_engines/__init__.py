@@ -24,7 +24,7 @@ from ..errors import PluginError
 if TYPE_CHECKING:
     import socket
 
-    from .._mtls import MTLSContext
+    from .._transport.mtls import MTLSContext
 
 __all__ = [
     "DEFAULT_ENGINE",

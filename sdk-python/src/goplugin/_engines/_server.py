@@ -19,7 +19,7 @@ from ._tls import TLSLayer
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from .._mtls import MTLSContext
+    from .._transport.mtls import MTLSContext
 
 __all__ = ["Connection", "Engine", "Method", "Router"]
 
@@ -376,7 +376,7 @@ class Engine:
         # Daemon workers: a handler that never returns must not keep the plugin's process
         # alive once serve() has returned (ThreadPoolExecutor's are joined at exit).
         if self._executor is None:
-            from .._workers import DaemonWorkers
+            from .._plugin.workers import DaemonWorkers
 
             self._executor = DaemonWorkers(
                 max_workers=self.capacity, thread_name_prefix="goplugin-rpc"

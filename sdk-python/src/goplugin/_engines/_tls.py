@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._mtls import MTLSContext
+    from .._transport.mtls import MTLSContext
 
 __all__ = ["TLSLayer"]
 

@@ -4,7 +4,7 @@
 
 This file is the single source of the host lifecycle. ``_sync/client.py`` is generated from
 it by ``scripts/unasync.py`` (``async``/``await`` dropped, asyncio names swapped for thread
-ones through ``_backend``); edit this file, then run ``nox -s codegen``. The wire protocol
+ones through ``_backends/``); edit this file, then run ``nox -s codegen``. The wire protocol
 after the handshake lives in ``grpc_client.py`` (and, for net/rpc, ``rpc_client.py``).
 """
 
@@ -20,12 +20,13 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 import grpc
 
-from .. import _process
-from .._clientconfig import make_config, plugin_in_set
-from .._handshake import Handshake, HandshakeConfig, Protocol
-from .._lifecycle import Do, Lifecycle, Op, State
-from .._output import PluginOutput
-from .._reattach import ReattachConfig
+from .._backends.sync import GuardedChannel, Lock, wait_future
+from .._host import process as _process
+from .._host.config import make_config, plugin_in_set
+from .._host.lifecycle import Do, Lifecycle, Op, State
+from .._host.output import PluginOutput
+from .._protocol.handshake import Handshake, HandshakeConfig, Protocol
+from .._protocol.reattach import ReattachConfig
 from ..errors import (
     ClientClosedError,
     NotStartedError,
@@ -33,14 +34,13 @@ from ..errors import (
     PluginExitedError,
     RPCTimeoutError,
 )
-from ._backend import GuardedChannel, Lock, wait_future
 from .grpc_client import GRPCClient
 from .guard import CallGuard
 from .launch import attach, launch, open_connection
 
 if TYPE_CHECKING:
-    from .._checksum import SecureConfig
-    from .._transport import TLSPair
+    from .._host.checksum import SecureConfig
+    from .._transport.endpoints import TLSPair
     from ..plugin import GRPCPluginFor, GRPCPlugin, NetRPCClient, NetRPCPlugin, PluginSet
     from .broker import GRPCBroker
     from .rpc_client import Client, RPCClient
@@ -66,7 +66,7 @@ class PluginClient:
     also killed at interpreter exit and on SIGTERM.
 
     A client runs one plugin process once. What each operation does in each state of that life
-    (``client.state``) is one table, ``goplugin._lifecycle.TABLE``, documented in
+    (``client.state``) is one table, ``goplugin._host.lifecycle.TABLE``, documented in
     docs/lifecycle.md: every failure is a :mod:`goplugin.errors` type.
     Nothing happens before ``start()``: constructing a client only checks the arguments.
 

@@ -5,7 +5,7 @@
 Source of both flavours (``_sync/monitor.py`` is generated): a thread in the sync flavour, a
 task in asyncio. It is the only writer of the supervisor's state: it publishes each
 :class:`Epoch` through the supervisor's ``publish`` and reports through ``emit``. The decisions
-(backoff, limit, what is permanent) are the sans-IO ``_supervision.py``.
+(backoff, limit, what is permanent) are the sans-IO ``_host/supervision.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._supervision import (
+from .._backends.sync import Event, wait_event
+from .._host.supervision import (
     RestartPolicy,
     RestartTracker,
     SupervisorEvent,
@@ -26,7 +27,6 @@ from .._supervision import (
     gave_up_error,
     is_permanent,
 )
-from ._backend import Event, wait_event
 
 if TYPE_CHECKING:
     from .client import PluginClient

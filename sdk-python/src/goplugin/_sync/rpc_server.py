@@ -15,14 +15,14 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from .._reattach import ReattachConfig
+from .._backends.sync import ThreadsafeEvent, running_loop
+from .._protocol.reattach import ReattachConfig
 from ..netrpc._rpcserver import RPCServer
 from ..netrpc._server import Dispatcher
-from ._backend import ThreadsafeEvent, running_loop
 
 if TYPE_CHECKING:
-    from .._runtime import PluginRuntime
-    from .._transport import TLSPair
+    from .._plugin.runtime import PluginRuntime
+    from .._transport.endpoints import TLSPair
 
 __all__ = ["serve_netrpc"]
 

@@ -15,31 +15,27 @@ import os
 from collections.abc import Iterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from .._backends.sync import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
 from .._engines import choose_engine, hold_until_announced, release_after_announce
-from .._handshake import ENV_DEBUG, HandshakeConfig, Protocol
-from .._internal import MAX_MESSAGE_SIZE, ConnInfo, StdioData
-from .._runtime import PluginRuntime, log_level_from_env, reports_failures
-from .._runtime import configure_logging as install_hclog_logging
-from .._serveconfig import (
+from .._plugin.config import (
     DEFAULT_MAX_CONCURRENT_CALLS,
     INTERNAL_STREAMS,
     check_magic_cookie,
     make_serve_config,
 )
-from .._services import (
-    INTERNAL_SERVICES,
-    LazyReflection,
-    ShutdownHandler,
-    health_response,
-    method_handler,
-    recording_services,
-)
-from .._transport import TLSPair
-from ._backend import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
+from .._plugin.runtime import PluginRuntime, log_level_from_env, reports_failures
+from .._plugin.runtime import configure_logging as install_hclog_logging
+from .._protocol.handshake import ENV_DEBUG, HandshakeConfig, Protocol
+from .._protocol.internal import INTERNAL_SERVICES, MAX_MESSAGE_SIZE, ConnInfo, StdioData
+from .._services.controller import ShutdownHandler
+from .._services.handlers import method_handler
+from .._services.health import health_response
+from .._services.reflection import LazyReflection, recording_services
+from .._transport.endpoints import TLSPair
 from .broker import GRPCBroker
 
 if TYPE_CHECKING:
-    from .._servetest import ServeTestConfig
+    from .._plugin.testmode import ServeTestConfig
     from ..plugin import GRPCPlugin, PluginSet
 
 __all__ = ["serve"]
@@ -211,7 +207,7 @@ def serve(
         runtime.install_stop_triggers(stop.set)
         network, address = listener.network, listener.address
         if debug:
-            from .._reattach import ReattachConfig  # debug mode only: launches skip it
+            from .._protocol.reattach import ReattachConfig  # debug mode only: launches skip it
 
             runtime.announce_debug(
                 ReattachConfig(
@@ -240,7 +236,7 @@ def _tls_for_host(client_cert_pem: str | None) -> TLSPair | None:
     """AutoMTLS: a host that sends PLUGIN_CLIENT_CERT gets TLS, always (as from Go plugins)."""
     if not client_cert_pem:
         return None
-    from .._mtls import generate_identity, pem_to_der
+    from .._transport.mtls import generate_identity, pem_to_der
 
     return TLSPair(generate_identity(), pem_to_der(client_cert_pem))
 

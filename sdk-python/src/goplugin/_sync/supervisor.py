@@ -7,7 +7,8 @@ by ``scripts/unasync.py``. It builds on :class:`PluginClient`'s public behaviour
 factory makes a fresh client per run, ``start()``/``dispense()``/``kill()`` drive it, and
 ``exited``/``returncode``/``stderr_tail`` say how it ended. The monitor (``monitor.py``: a
 thread in the sync flavour, a task in asyncio) runs the plugin and owns every change of state;
-the decisions are the sans-IO ``_supervision.py``; the stable clients are ``_supervised.py``.
+the decisions are the sans-IO ``_host/supervision.py``; the stable clients are
+``_host/supervised.py``.
 
 The monitor publishes the current :class:`Epoch` by replacing ``self._epoch`` whole and then
 setting the previous epoch's ``ended`` event, so a caller reads one attribute to know the
@@ -22,8 +23,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from .._supervised import SupervisedClient
-from .._supervision import (
+from .._backends.sync import Lock, Task, closed_channel_errors, start_task, stop_task, wait_event
+from .._host.supervised import SupervisedClient
+from .._host.supervision import (
     RestartPolicy,
     SupervisorEvent,
     SupervisorEventKind,
@@ -39,7 +41,6 @@ from ..errors import (
     PluginGaveUpError,
     PluginRestartingError,
 )
-from ._backend import Lock, Task, closed_channel_errors, start_task, stop_task, wait_event
 from .monitor import Epoch, Monitor
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ class Supervisor:
         self._enter(Epoch(_S.CLOSED))
         self._emit(SupervisorEvent(SupervisorEventKind.STOPPED))
 
-    # -- used by the stand-ins (_supervised.py) ---------------------------------------------
+    # -- used by the stand-ins (_host/supervised.py) ---------------------------------------
 
     def _target_now(self, name: str) -> Any:
         """The fast path of every call: the current target, or None if the caller must wait.

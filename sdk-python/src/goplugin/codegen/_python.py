@@ -13,7 +13,7 @@ Design of the output, and why:
 * Servicer methods that a plugin does not override are not registered at all, so grpcio
   answers UNIMPLEMENTED itself; overridden ones are registered as the bound method, so
   serving adds nothing per call either. The runtime checks the servicer once, when it is
-  served (goplugin._servicerguard), before the handshake.
+  served (goplugin._plugin.servicerguard), before the handshake.
 * Each module states the generated-code contract it was written for (``GOPLUGIN_CODEGEN_API``,
   goplugin._genruntime.CODEGEN_API) and asks the runtime to run it, at import.
 * The classes hold a broker (clients and servicers) besides their rpcs: an rpc whose Python
@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._genruntime import CODEGEN_API
-from .._servicerguard import RESERVED
+from .._plugin.servicerguard import RESERVED
 from ._model import Kind, Method, ProtoFile, Service, TypeIndex
 from ._names import python_identifier, snake_case
 from ._pymodules import module_path

@@ -19,8 +19,8 @@ from ._gobtypes import INTERFACE
 from ._rpc import ClientCodec
 
 if TYPE_CHECKING:
+    from .._yamux.stream import Stream
     from ._gobtypes import GoType
-    from ._stream import Stream
 
 __all__ = ["ClientConn"]
 

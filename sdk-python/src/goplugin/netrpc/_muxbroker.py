@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConnectionClosedError, PluginError, ProtocolError, RPCTimeoutError
 
 if TYPE_CHECKING:
+    from .._yamux.session import Session
+    from .._yamux.stream import Stream
     from ._server import Dispatcher
-    from ._session import Session
-    from ._stream import Stream
 
 __all__ = ["ACCEPT_TIMEOUT", "AsyncMuxBroker", "MuxBroker"]
 

@@ -3,8 +3,8 @@
 Per host connection: a yamux server session; the host's first three streams are control,
 stdout and stderr; control serves ``Control.Ping``/``Control.Quit`` and
 ``Dispenser.Dispense``, which serves the named plugin as ``Plugin`` on a brokered stream.
-What the plugin prints (``sys.stdout``/``sys.stderr``, captured by ``_stdio``) goes to the
-host on streams 3 and 5. Everything here is threads; the flavours differ only in the
+What the plugin prints (``sys.stdout``/``sys.stderr``, captured by ``_services/stdio.py``)
+goes to the host on streams 3 and 5. Everything here is threads; the flavours differ only in the
 :class:`~goplugin.netrpc._server.Dispatcher` (where ``async`` methods run).
 """
 
@@ -15,20 +15,20 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._stdio import STDERR, STDOUT
+from .._services.stdio import STDERR, STDOUT
+from .._yamux.session import Session
 from ..errors import ConnectionClosedError
 from ._muxbroker import AsyncMuxBroker, MuxBroker
 from ._rpc import CONTROL_SERVICES
 from ._server import serve_stream
 from ._service import Handler
-from ._session import Session
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .._stdio import StdioBuffer
+    from .._services.stdio import StdioBuffer
+    from .._yamux.stream import Stream
     from ._server import Dispatcher
-    from ._stream import Stream
 
 __all__ = ["RPCServer"]
 

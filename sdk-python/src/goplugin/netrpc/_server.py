@@ -22,7 +22,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._serveconfig import DEFAULT_MAX_CONCURRENT_CALLS
+from .._plugin.config import DEFAULT_MAX_CONCURRENT_CALLS
 from ..errors import ConnectionClosedError, GobEncodeError, ProtocolError
 from ._gobtypes import INTERFACE
 from ._rpc import Method, ServerCodec
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Mapping
 
+    from .._yamux.stream import Stream
     from ._rpc import Call
     from ._service import Handler
-    from ._stream import Stream
 
 __all__ = ["Dispatcher", "serve_stream"]
 

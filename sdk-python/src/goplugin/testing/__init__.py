@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from .._servetest import ServeTestConfig
+    from .._plugin.testmode import ServeTestConfig
     from .._sync.testkit import PluginHost, launch, launch_python, serve_in_process
     from ._common import python_command
     from ._gobuild import build_go_plugin
@@ -45,7 +45,7 @@ __getattr__ = lazy_getattr(
     "goplugin",
     {
         "PluginHost": "._sync.testkit",
-        "ServeTestConfig": "._servetest",
+        "ServeTestConfig": "._plugin.testmode",
         "build_go_plugin": ".testing._gobuild",
         "launch": "._sync.testkit",
         "launch_python": "._sync.testkit",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .._handshake import HandshakeConfig, host_environment
+from .._protocol.handshake import HandshakeConfig, host_environment
 
 __all__ = ["in_process_environ", "python_command", "python_environment"]
 
