@@ -1,4 +1,4 @@
-"""DaemonWorkers, the executor of a sync serve()'s gRPC server (goplugin/_plugin/workers.py).
+"""DaemonWorkers, the executor of a sync serve()'s gRPC server (goplugin/_engines/_workers.py).
 
 It must behave like ThreadPoolExecutor(max_workers=n) where grpc relies on it (every task
 submitted while fewer than n run gets a worker at once, results and errors reach the futures)
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from goplugin._plugin.workers import DaemonWorkers
+from goplugin._engines._workers import DaemonWorkers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -66,7 +66,7 @@ def test_idle_workers_are_reused() -> None:
 def test_a_task_that_never_returns_does_not_hold_the_exit() -> None:
     script = (
         "import threading\n"
-        "from goplugin._plugin.workers import DaemonWorkers\n"
+        "from goplugin._engines._workers import DaemonWorkers\n"
         "DaemonWorkers(4).submit(threading.Event().wait)\n"
     )
     subprocess.run([sys.executable, "-c", script], timeout=SAFETY, check=True)

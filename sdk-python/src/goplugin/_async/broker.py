@@ -29,7 +29,7 @@ from .._backends.aio import (
     stop_server,
     wait_future,
 )
-from .._plugin.config import DEFAULT_MAX_CONCURRENT_CALLS
+from .._engines import DEFAULT_MAX_CONCURRENT_CALLS
 from .._protocol.internal import BROKER_START_STREAM, ConnInfo
 from .._services.broker import PENDING_TTL, BrokerState
 from .._transport.endpoints import Endpoint, Listener, TLSPair, dial, listen

@@ -14,9 +14,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from .._backends.aio import IS_ASYNC, ThreadsafeEvent, new_server, stdio_chunks, stop_server
-from .._engines import choose_engine, hold_until_announced, release_after_announce
-from .._plugin.config import (
+from .._engines import (
     DEFAULT_MAX_CONCURRENT_CALLS,
+    choose_engine,
+    hold_until_announced,
+    release_after_announce,
+)
+from .._plugin.config import (
     INTERNAL_STREAMS,
     check_magic_cookie,
     make_serve_config,

@@ -172,7 +172,7 @@ def new_server(
     workers as admitted calls, an admitted call never waits in the pool's queue: a call either
     runs at once or is refused at once. The pool starts threads only as calls need them, as
     daemon threads: a handler that never returns cannot keep the plugin alive once serve()
-    has returned (see _plugin/workers.py). ``reserved`` is room for go-plugin's own long-lived
+    has returned (see _engines/_workers.py). ``reserved`` is room for go-plugin's own long-lived
     streams (see INTERNAL_STREAMS). The pure engine keeps the same count and the same rule.
     """
     capacity = max_concurrent_calls + reserved
@@ -182,7 +182,7 @@ def new_server(
         return new_pure_server(is_async=False, max_concurrent_calls=capacity)
     import grpc
 
-    from .._plugin.workers import DaemonWorkers
+    from .._engines._workers import DaemonWorkers
 
     pool = DaemonWorkers(max_workers=capacity, thread_name_prefix="goplugin-rpc")
     # grpc only ever calls submit(); its stubs ask for a ThreadPoolExecutor by name.

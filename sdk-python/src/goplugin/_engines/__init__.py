@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ENGINE",
+    "DEFAULT_MAX_CONCURRENT_CALLS",
     "ENGINES",
     "ENGINE_ENV",
     "AsyncPureServer",
@@ -45,6 +46,14 @@ ENGINES = ("grpcio", "pure")
 ENGINE_ENV = "GOPLUGIN_ENGINE"
 #: Per flavour (is_async): the measured winner (bench/README.md, "Serving engines").
 DEFAULT_ENGINE = {False: "pure", True: "pure"}
+#: The default ``max_concurrent_calls`` of every server goplugin runs: serve()'s, brokered
+#: servers (on both sides) and net/rpc's. A bound at all, so that a host opening calls without
+#: end gets a fast RESOURCE_EXHAUSTED instead of a plugin that grows a thread per call until it
+#: stalls; this one, because it is far above what go-plugin hosts use (a Terraform run has 10
+#: operations in flight) and above the 200 open streams asyncio plugins were measured to serve,
+#: while 256 idle-able threads cost the sync flavour nothing until they are needed (a pool
+#: creates its threads on demand).
+DEFAULT_MAX_CONCURRENT_CALLS = 256
 # Calls at once when no limit is given (serve() always gives one: max_concurrent_calls).
 _CAPACITY = 256
 

@@ -376,7 +376,7 @@ class Engine:
         # Daemon workers: a handler that never returns must not keep the plugin's process
         # alive once serve() has returned (ThreadPoolExecutor's are joined at exit).
         if self._executor is None:
-            from .._plugin.workers import DaemonWorkers
+            from ._workers import DaemonWorkers
 
             self._executor = DaemonWorkers(
                 max_workers=self.capacity, thread_name_prefix="goplugin-rpc"

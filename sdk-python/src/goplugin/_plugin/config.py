@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._engines import DEFAULT_MAX_CONCURRENT_CALLS
 from .._pluginset import check_plugin_sets
 from .._protocol.handshake import (
     ENV_CLIENT_CERT,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from ..plugin import PluginSet
 
 __all__ = [
-    "DEFAULT_MAX_CONCURRENT_CALLS",
     "INTERNAL_STREAMS",
     "NOT_A_PLUGIN_MESSAGE",
     "ServeConfig",
@@ -43,13 +43,6 @@ __all__ = [
     "make_serve_config",
 ]
 
-#: serve()'s default ``max_concurrent_calls``. A bound at all, so that a host opening calls
-#: without end gets a fast RESOURCE_EXHAUSTED instead of a plugin that grows a thread per call
-#: until it stalls; this one, because it is far above what go-plugin hosts use (a Terraform run
-#: has 10 operations in flight) and above the 200 open streams asyncio plugins were measured
-#: to serve, while 256 idle-able threads cost the sync flavour nothing until they are needed
-#: (a pool creates its threads on demand).
-DEFAULT_MAX_CONCURRENT_CALLS = 256
 #: Calls a go-plugin host keeps open on a gRPC plugin for the life of its connection
 #: (GRPCStdio.StreamStdio and GRPCBroker.StartStream). grpcio counts them with the user's calls,
 #: so the server admits this many more than ``max_concurrent_calls``: they never take a

@@ -31,7 +31,7 @@ from .._backends.sync import (
     stop_server,
     wait_future,
 )
-from .._plugin.config import DEFAULT_MAX_CONCURRENT_CALLS
+from .._engines import DEFAULT_MAX_CONCURRENT_CALLS
 from .._protocol.internal import BROKER_START_STREAM, ConnInfo
 from .._services.broker import PENDING_TTL, BrokerState
 from .._transport.endpoints import Endpoint, Listener, TLSPair, dial, listen

@@ -22,7 +22,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._plugin.config import DEFAULT_MAX_CONCURRENT_CALLS
+from .._engines import DEFAULT_MAX_CONCURRENT_CALLS
 from ..errors import ConnectionClosedError, GobEncodeError, ProtocolError
 from ._gobtypes import INTERFACE
 from ._rpc import Method, ServerCodec

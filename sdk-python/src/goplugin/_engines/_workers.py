@@ -1,4 +1,4 @@
-"""The executor of a sync ``serve()``'s gRPC server: daemon workers, started on demand.
+"""The executor of a sync gRPC server (either engine): daemon workers, started on demand.
 
 ThreadPoolExecutor's workers are joined at interpreter exit. A handler still running when the
 host says Shutdown, one that never returns, then kept the plugin's process alive after
