@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from .._protocol.handshake import HandshakeConfig, Protocol
+from . import add_plugin_arguments
 from .checklaunch import Launch
 from .checkmtls import check_automtls
 from .checkprobes import (
@@ -40,25 +41,7 @@ _NETRPC_ROWS = ("ping", "dispense", "quit")
 def add_arguments(
     parser: argparse.ArgumentParser, cookie: Callable[[str], tuple[str, str]]
 ) -> None:
-    parser.add_argument("plugin", help="the plugin executable")
-    parser.add_argument(
-        "args", nargs="*", help="arguments for the plugin (after -- if they start with a dash)"
-    )
-    parser.add_argument(
-        "--cookie",
-        type=cookie,
-        required=True,
-        metavar="KEY=VALUE",
-        help="the magic cookie of the plugin's HandshakeConfig",
-    )
-    parser.add_argument(
-        "--version",
-        type=int,
-        action="append",
-        dest="versions",
-        metavar="N",
-        help="an app protocol version to offer (repeatable; default 1)",
-    )
+    add_plugin_arguments(parser, cookie)
     parser.add_argument(
         "--dispense",
         action="append",

@@ -13,31 +13,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from . import add_plugin_arguments
+
 __all__ = ["add_arguments", "inspect", "run"]
 
 
 def add_arguments(
     parser: argparse.ArgumentParser, cookie: Callable[[str], tuple[str, str]]
 ) -> None:
-    parser.add_argument("plugin", help="the plugin executable")
-    parser.add_argument(
-        "args", nargs="*", help="arguments for the plugin (after -- if they start with a dash)"
-    )
-    parser.add_argument(
-        "--cookie",
-        type=cookie,
-        required=True,
-        metavar="KEY=VALUE",
-        help="the magic cookie of the plugin's HandshakeConfig",
-    )
-    parser.add_argument(
-        "--version",
-        type=int,
-        action="append",
-        dest="versions",
-        metavar="N",
-        help="an app protocol version to offer (repeatable; default 1)",
-    )
+    add_plugin_arguments(parser, cookie)
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the handshake (default 30)"
     )

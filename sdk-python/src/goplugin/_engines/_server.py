@@ -239,7 +239,13 @@ class Connection(asyncio.Protocol):
             self.flush()
             await self._paused
         elif len(self.h2._out) > 64:
-            self.flush()
+            if self._receiving:
+                # An eager handler (Python 3.12+) runs inside data_received, where flush()
+                # writes nothing: without yielding it would queue every answer it makes in
+                # memory before the transport ever sees one, let alone says it is full.
+                await asyncio.sleep(0)
+            else:
+                self.flush()
         elif self._flush_handle is None:
             self._flush_handle = self.loop.call_soon(self._scheduled_flush)
 

@@ -116,7 +116,7 @@ class Client:
     ) -> CallFuture[Any]:
         """Send the call and return its future at once (many calls in flight, one thread).
 
-        An ``asyncio.Future`` of the running loop under :mod:`goplugin.aio` (it; call
+        An ``asyncio.Future`` of the running loop under :mod:`goplugin.aio` (await it; call
         this on the loop), a ``concurrent.futures.Future`` in the sync flavour; cancelling it
         abandons the call. Its errors are those of :meth:`call`, but a plugin dying under it is
         judged when the connection breaks, without waiting: a ``ConnectionClosedError`` if the
